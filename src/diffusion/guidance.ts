@@ -1,0 +1,85 @@
+// Face0 guidance (docs/CONTRACTS.md §4), as pure functions.
+//
+//   ε̂ = ε(∅,∅) + s_text·(ε(text,∅) − ε(∅,∅)) + s_face·(ε(text,face) − ε(text,∅))
+//
+// It is linear, so it is written as a weighted sum over "branches" (context variants run in one
+// batched UNet call):  ε̂ = Σ_b w_b·ε_b. Applied to the raw prediction (v or ε alike).
+//   mode 'text+face' (face, s_face ≠ 0):  uncond (1 − s_text), text (s_text − s_face), text_face (s_face)
+//   mode 'text'      (no face or s_face = 0, i.e. the base model's CFG): uncond (1 − s_text), text (s_text)
+//   mode 'face'      (face with an empty prompt: ε(text,∅) = ε(∅,∅), so the formula reduces to)
+//                                         uncond (1 − s_face), face (s_face)
+//   mode 'uncond'    (no face, empty prompt): uncond (1)
+
+export type Branch = 'uncond' | 'text' | 'text_face' | 'face';
+export type GuidanceMode = 'text+face' | 'text' | 'face' | 'uncond';
+
+export interface GuidancePlan {
+  mode: GuidanceMode;
+  branches: Branch[];
+  weights: number[];
+}
+
+export interface GuidanceInput {
+  hasText: boolean;
+  hasFace: boolean;
+  textScale: number;
+  faceScale: number;
+}
+
+export function planGuidance({ hasText, hasFace, textScale, faceScale }: GuidanceInput): GuidancePlan {
+  if (!Number.isFinite(textScale)) throw new Error(`text scale must be a finite number, got ${textScale}`);
+  if (!Number.isFinite(faceScale)) throw new Error(`face scale must be a finite number, got ${faceScale}`);
+  if (hasFace && faceScale !== 0) {
+    if (hasText) return { mode: 'text+face', branches: ['uncond', 'text', 'text_face'], weights: [1 - textScale, textScale - faceScale, faceScale] };
+    return { mode: 'face', branches: ['uncond', 'face'], weights: [1 - faceScale, faceScale] };
+  }
+  if (hasText) return { mode: 'text', branches: ['uncond', 'text'], weights: [1 - textScale, textScale] };
+  return { mode: 'uncond', branches: ['uncond'], weights: [1] };
+}
+
+/** The formula term by term, for one value of each branch (reference for tests and docs). */
+export function threeWay(epsUncond: number, epsText: number, epsTextFace: number, textScale: number, faceScale: number): number {
+  return epsUncond + textScale * (epsText - epsUncond) + faceScale * (epsTextFace - epsText);
+}
+
+/**
+ * Combine a batched prediction laid out branch-major — [branch 0: count images][branch 1: …] —
+ * into `out` (count images): out = Σ_b weights[b]·pred[b].
+ */
+export function combineGuidance(pred: Float32Array, weights: readonly number[], out: Float32Array): Float32Array {
+  const nb = weights.length;
+  const n = out.length;
+  if (pred.length !== n * nb) throw new Error(`guidance: prediction has ${pred.length} values, expected ${nb} branches × ${n}`);
+  if (nb === 1) {
+    const w = weights[0];
+    for (let k = 0; k < n; k++) out[k] = w * pred[k];
+    return out;
+  }
+  if (nb === 2) {
+    const [w0, w1] = weights;
+    for (let k = 0; k < n; k++) out[k] = w0 * pred[k] + w1 * pred[n + k];
+    return out;
+  }
+  if (nb === 3) {
+    // Evaluate the contract's form term by term (not the collapsed weights) for the 3-way case,
+    // so rounding matches a reference implementation that writes the formula literally.
+    const [w0, w1, w2] = weights;
+    const sText = 1 - w0;
+    const sFace = w2;
+    if (Math.abs(sText - sFace - w1) > 1e-12) throw new Error('guidance: weights are not a three-way plan');
+    for (let k = 0; k < n; k++) {
+      const u = pred[k];
+      const t = pred[n + k];
+      const tf = pred[2 * n + k];
+      out[k] = u + sText * (t - u) + sFace * (tf - t);
+    }
+    return out;
+  }
+  out.fill(0);
+  for (let b = 0; b < nb; b++) {
+    const w = weights[b];
+    const off = b * n;
+    for (let k = 0; k < n; k++) out[k] += w * pred[off + k];
+  }
+  return out;
+}

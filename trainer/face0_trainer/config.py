@@ -1,0 +1,89 @@
+"""Configs: one dataclass for the model, one for training. `default` and `tiny` presets.
+
+The default model is sized for CPU sampling (DESIGN.md: one 64x64 UNet evaluation <= ~3 GFLOP):
+a 4x4/stride-2 stem takes 64x64 pixels to a 32x32 feature map, so no convolution runs at full
+resolution, and attention runs only at 16x16 and 8x8. `python -m face0_trainer flops` counts it.
+"""
+from dataclasses import dataclass, field, asdict, fields
+from typing import Tuple
+
+
+@dataclass
+class ModelConfig:
+    resolution: int = 64          # pixels (square)
+    channels: int = 3
+    vocab_size: int = 0           # set from the tokenizer
+    context_length: int = 24      # L
+    face_tokens: int = 4          # K: the last K context positions take the face tokens
+    embedding_dim: int = 128      # E: identity embedding size
+    # text encoder (pre-LN transformer, learned positions)
+    text_width: int = 256         # D
+    text_layers: int = 4
+    text_heads: int = 4
+    # face projector: Linear(E, H) - GELU - Linear(H, K*D), then LayerNorm(D)
+    proj_hidden: int = 512
+    # UNet
+    unet_base: int = 64           # width after the stride-2 stem (feature map = resolution/2)
+    unet_mults: Tuple[int, ...] = (1, 2, 4)
+    unet_blocks: int = 2          # res-blocks per level (down path; up path has one more)
+    attn_resolutions: Tuple[int, ...] = (16, 8)   # feature-map sizes with self+cross attention
+    head_dim: int = 32
+    ff_mult: int = 2              # feed-forward width multiplier in UNet transformer blocks
+    dropout: float = 0.0
+
+
+@dataclass
+class TrainConfig:
+    batch: int = 64               # per process
+    lr: float = 3e-4
+    weight_decay: float = 0.01
+    warmup: int = 200
+    grad_clip: float = 1.0
+    ema_decay: float = 0.999
+    p_face_drop: float = 0.1
+    p_text_drop: float = 0.1
+    seed: int = 0
+    num_workers: int = 2
+    shuffle_buffer: int = 1000
+    hflip: bool = True
+    min_count: int = 1            # tokenizer: minimum word count in training captions
+    timesteps: int = 1000         # T
+    compile: bool = True          # torch.compile on CUDA when available
+
+
+@dataclass
+class Config:
+    name: str = "default"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+def get_config(name: str = "default") -> Config:
+    if name == "default":
+        return Config()
+    if name == "tiny":
+        # small enough that unet.onnx is well under 2 MB and tests/fixtures run in seconds
+        return Config(
+            name="tiny",
+            model=ModelConfig(text_width=64, text_layers=2, text_heads=2, proj_hidden=128,
+                              unet_base=32, unet_mults=(1, 2), unet_blocks=1,
+                              attn_resolutions=(16,), head_dim=16, ff_mult=2),
+            train=TrainConfig(batch=8, lr=1e-3, warmup=5, ema_decay=0.9, num_workers=0,
+                              shuffle_buffer=64),
+        )
+    raise ValueError(f"unknown config {name!r} (expected default or tiny)")
+
+
+def to_dict(cfg) -> dict:
+    return asdict(cfg)
+
+
+def from_dict(d: dict) -> Config:
+    m = dict(d["model"])
+    for k in ("unet_mults", "attn_resolutions"):
+        m[k] = tuple(m[k])
+    known_m = {f.name for f in fields(ModelConfig)}
+    known_t = {f.name for f in fields(TrainConfig)}
+    return Config(name=d.get("name", "default"),
+                  model=ModelConfig(**{k: v for k, v in m.items() if k in known_m}),
+                  train=TrainConfig(**{k: v for k, v in d["train"].items() if k in known_t}))
