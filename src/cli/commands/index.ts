@@ -1,7 +1,10 @@
 // Registry of CLI commands: one module per command, each exporting `register(program)`.
 import type { Command } from 'commander';
+import { register as augment } from './augment.js';
 import { register as bench } from './bench.js';
+import { register as generate } from './generate.js';
+import { register as benchGenerate } from './bench-generate.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [bench];
+export const commands: RegisterCommand[] = [augment, bench, generate, benchGenerate];

@@ -1,5 +1,7 @@
 // CelebA layout: images/, identity.txt (`file id`), attributes.txt (count, names, `file ±1 …`).
 import { createReadStream, existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { makeKey, type Source, type SourceItem } from './types.js';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
@@ -58,7 +60,22 @@ export async function readCeleba(dir: string): Promise<CelebaRecord[]> {
   if (!existsSync(imagesDir)) throw new Error(`${dir}: not a CelebA-layout folder (no images/)`);
   const ids = await readIdentities(dir);
   const { byFile } = await readAttributes(dir);
-  const { readdir } = await import('node:fs/promises');
   const files = (await readdir(imagesDir)).filter((f) => /\.(jpe?g|png|webp)$/i.test(f)).sort();
   return files.map((file) => ({ file, path: join(imagesDir, file), identity: ids.get(file) ?? null, attributes: byFile.get(file) ?? {} }));
+}
+
+/** CelebA as an augment source (identities and attributes attached). */
+export function celebaSource(root: string): Source {
+  return {
+    name: 'celeba',
+    root,
+    skipped: {},
+    estimate: async () => (await readCeleba(root)).length,
+    identities: async () => [...new Set((await readIdentities(root)).values())],
+    async *items(): AsyncGenerator<SourceItem> {
+      for (const r of await readCeleba(root)) {
+        yield { source: 'celeba', key: makeKey('celeba', r.file.replace(/\.[^.]+$/, '')), file: r.file, identity: r.identity, attributes: r.attributes, load: () => readFile(r.path) };
+      }
+    },
+  };
 }

@@ -1,0 +1,219 @@
+// `face0 augment`: sources → face pipeline (worker threads) → WebDataset shards + manifest.
+//
+// Resume without duplicates or losses: every input has a fixed position in the run (sources in
+// order, items in order). Results are consumed strictly in that order, so when shard k is
+// renamed into place, *every* input before the last one it covers is accounted for (written or
+// dropped). The manifest is then replaced atomically with `nextItem` and the counters at that
+// point. After a crash (even `kill -9`), a rerun deletes stray `.tmp` files and any shard the
+// manifest does not list, and restarts at `nextItem`. Captions are seeded by key, so the redone
+// work is byte-identical.
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { Piscina } from 'piscina';
+import { FaceAnalyzer } from '../../face/analyzer.js';
+import { celebaCaption, utkCaption, type UtkLabel } from '../captions.js';
+import { hashString, mulberry32 } from '../random.js';
+import { shardName, writeShard, type Sample } from '../shards.js';
+import type { Source, SourceItem } from '../sources/types.js';
+import { chooseHoldout, holdoutTag } from './holdout.js';
+import { processImage, type ProcessOptions, type ProcessResult } from './process.js';
+
+export interface AugmentOptions {
+  sources: Source[];
+  out: string;
+  size?: number;
+  minFace?: number;
+  shardSize?: number;
+  holdoutIdentities?: number;
+  seed?: number;
+  shardIndex?: number;
+  shardCount?: number;
+  /** Worker threads; 0 runs in this thread (tests, debugging). Default: one per core. */
+  threads?: number;
+  /** Stop after this many inputs (smoke runs). */
+  limit?: number;
+  jpegQuality?: number;
+  onProgress?: (p: AugmentProgress) => void;
+}
+
+export interface AugmentProgress { done: number; total: number | null; kept: number; dropped: number; shards: number }
+
+export interface AugmentManifest {
+  format: 'face0-augment';
+  version: 1;
+  settings: { sources: { name: string; root: string }[]; size: number; minFace: number; shardSize: number; holdoutIdentities: number; seed: number; shardIndex: number; shardCount: number; limit: number | null; embedder: string; framing: string };
+  complete: boolean;
+  nextItem: number;
+  shards: { name: string; samples: number; firstItem: number; endItem: number }[];
+  counts: { inputs: number; kept: number; heldOut: number; otherPart: number; dropped: Record<string, number> };
+  perSource: Record<string, { inputs: number; kept: number; dropped: number; heldOut: number; skippedBeforeDetection: Record<string, number> }>;
+  seconds: number;
+}
+
+const MANIFEST = 'manifest.json';
+
+export async function runAugment(opts: AugmentOptions): Promise<AugmentManifest> {
+  const size = opts.size ?? 64;
+  const shardSize = opts.shardSize ?? 1000;
+  const seed = opts.seed ?? 0;
+  const shardIndex = opts.shardIndex ?? 0;
+  const shardCount = opts.shardCount ?? 1;
+  if (!(shardCount >= 1 && shardIndex >= 0 && shardIndex < shardCount)) throw new Error(`--shard-index must be in [0, ${shardCount})`);
+  if (!(size >= 16 && size <= 1024)) throw new Error('--size must be in [16, 1024]');
+  if (!(shardSize >= 1)) throw new Error('--shard-size must be ≥ 1');
+  const procOpts: ProcessOptions = { size, minFace: opts.minFace ?? 40, jpegQuality: opts.jpegQuality ?? 95 };
+  const { FRAMINGS } = await import('../../face/align.js');
+  const probe = await FaceAnalyzer.create();
+  const settings: AugmentManifest['settings'] = {
+    sources: opts.sources.map((s) => ({ name: s.name, root: s.root })),
+    size, minFace: procOpts.minFace, shardSize, holdoutIdentities: opts.holdoutIdentities ?? 0, seed, shardIndex, shardCount,
+    limit: opts.limit ?? null, embedder: probe.embedderId, framing: JSON.stringify(FRAMINGS.portrait),
+  };
+
+  await mkdir(opts.out, { recursive: true });
+  const manifest = await loadOrStart(opts.out, settings);
+  await cleanStrays(opts.out, manifest);
+
+  // Held-out people, from every source that lists its identities.
+  const known: string[] = [];
+  for (const s of opts.sources) if (s.identities) known.push(...(await s.identities()).map((id) => holdoutTag(s.name, id)));
+  const holdout = new Set(chooseHoldout(known, settings.holdoutIdentities, seed));
+  await writeFile(join(opts.out, 'holdout.txt'), [...holdout].join('\n') + (holdout.size ? '\n' : ''));
+
+  let total: number | null = 0;
+  for (const s of opts.sources) total = s.estimate && total !== null ? total + (await s.estimate()) : null;
+  if (total !== null && opts.limit) total = Math.min(total, opts.limit);
+
+  const threads = opts.threads ?? cpus().length;
+  const pool = threads > 0 ? new Piscina({ filename: workerFile(), minThreads: threads, maxThreads: threads, atomics: 'disabled' }) : null;
+  const run = (bytes: Buffer, name: string): Promise<ProcessResult> =>
+    pool ? pool.run({ bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), name, opts: procOpts }) : processImage(probe, bytes, name, procOpts);
+
+  const started = performance.now() - manifest.seconds * 1000;
+  const window = Math.max(4, threads * 4); // in-flight inputs: bounds memory
+  const inflight: { index: number; item: SourceItem; result: Promise<ProcessResult> }[] = [];
+  let pending: Sample[] = [];
+  let pendingFirst = manifest.nextItem;
+  let shardsWritten = manifest.shards.length;
+  const progress = () => opts.onProgress?.({ done: manifest.counts.inputs, total, kept: manifest.counts.kept, dropped: sum(manifest.counts.dropped), shards: shardsWritten });
+
+  const flush = async (endItem: number) => {
+    if (pending.length === 0) { manifest.nextItem = endItem; return; }
+    const name = shardName(shardsWritten * shardCount + shardIndex); // parts of a split run never collide
+    await writeShard(join(opts.out, name), pending);
+    manifest.shards.push({ name, samples: pending.length, firstItem: pendingFirst, endItem });
+    manifest.nextItem = endItem;
+    manifest.seconds = (performance.now() - started) / 1000;
+    await saveManifest(opts.out, manifest);
+    shardsWritten++;
+    pending = [];
+    pendingFirst = endItem;
+  };
+
+  const consume = async () => {
+    const { index, item, result } = inflight.shift()!;
+    const r = await result;
+    const per = perSource(manifest, item.source);
+    manifest.counts.inputs++; per.inputs++;
+    if (r.ok) {
+      manifest.counts.kept++; per.kept++;
+      pending.push(toSample(item, r, size, seed));
+    } else {
+      manifest.counts.dropped[r.reason] = (manifest.counts.dropped[r.reason] ?? 0) + 1; per.dropped++;
+    }
+    if (pending.length >= shardSize) await flush(index + 1);
+    progress();
+  };
+
+  let index = -1;
+  try {
+    outer: for (const source of opts.sources) {
+      for await (const item of source.items()) {
+        index++;
+        if (opts.limit !== undefined && index >= opts.limit) break outer;
+        if (index < manifest.nextItem) continue; // done in an earlier run
+        if (shardCount > 1 && hashString(item.key) % shardCount !== shardIndex) { manifest.counts.otherPart++; continue; }
+        if (item.identity && holdout.has(holdoutTag(item.source, item.identity))) {
+          manifest.counts.heldOut++; perSource(manifest, item.source).heldOut++;
+          continue;
+        }
+        inflight.push({ index, item, result: item.load().then((bytes) => run(bytes, `${item.source}/${item.file}`)) });
+        // A rejected promise waiting in the window must not count as unhandled; consume() rethrows it.
+        inflight[inflight.length - 1].result.catch(() => undefined);
+        if (inflight.length >= window) await consume();
+      }
+    }
+    while (inflight.length) await consume();
+    await flush(index + 1);
+    for (const s of opts.sources) perSource(manifest, s.name).skippedBeforeDetection = { ...s.skipped };
+    manifest.complete = true;
+    manifest.seconds = (performance.now() - started) / 1000;
+    await saveManifest(opts.out, manifest);
+    progress();
+    return manifest;
+  } finally {
+    await pool?.destroy();
+  }
+}
+
+function toSample(item: SourceItem, r: Extract<ProcessResult, { ok: true }>, size: number, seed: number): Sample {
+  return {
+    key: item.key,
+    jpg: Buffer.from(r.jpg.buffer, r.jpg.byteOffset, r.jpg.byteLength),
+    caption: captionFor(item, seed),
+    embedding: r.embedding,
+    meta: { source: item.source, file: item.file, identity: item.identity, attributes: item.attributes, score: r.score, box: r.box, landmarks5: r.landmarks5, faces: r.faces, size, embedder: r.embedder },
+  };
+}
+
+/** Seeded by (run seed, key): a rerun writes the same caption for the same image. */
+export function captionFor(item: SourceItem, seed: number): string {
+  if (item.caption) return item.caption;
+  const rand = mulberry32(hashString(item.key) ^ seed);
+  if (item.source === 'celeba') return celebaCaption(item.attributes as Record<string, boolean>, rand);
+  if (item.source === 'utkface') return utkCaption(item.attributes as unknown as UtkLabel, rand);
+  return 'a photo of a person';
+}
+
+function perSource(m: AugmentManifest, source: string) {
+  return (m.perSource[source] ??= { inputs: 0, kept: 0, dropped: 0, heldOut: 0, skippedBeforeDetection: {} });
+}
+
+const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
+
+async function loadOrStart(out: string, settings: AugmentManifest['settings']): Promise<AugmentManifest> {
+  const path = join(out, MANIFEST);
+  if (existsSync(path)) {
+    const m = JSON.parse(await readFile(path, 'utf8')) as AugmentManifest;
+    if (JSON.stringify(m.settings) !== JSON.stringify(settings)) {
+      throw new Error(`${out} holds a run with other settings (${JSON.stringify(m.settings)}); use another --out or delete it`);
+    }
+    m.complete = false;
+    return m;
+  }
+  const entries = existsSync(out) ? (await readdir(out)).filter((f) => f.startsWith('shard-')) : [];
+  if (entries.length) throw new Error(`${out} has shards but no ${MANIFEST}; refusing to mix runs`);
+  return { format: 'face0-augment', version: 1, settings, complete: false, nextItem: 0, shards: [], counts: { inputs: 0, kept: 0, heldOut: 0, otherPart: 0, dropped: {} }, perSource: {}, seconds: 0 };
+}
+
+/** Removes `.tmp` leftovers and shards renamed after the last manifest write. */
+async function cleanStrays(out: string, m: AugmentManifest): Promise<void> {
+  const listed = new Set(m.shards.map((s) => s.name));
+  for (const f of await readdir(out)) {
+    if (f.endsWith('.tmp') || (f.startsWith('shard-') && f.endsWith('.tar') && !listed.has(f))) await unlink(join(out, f));
+  }
+}
+
+async function saveManifest(out: string, m: AugmentManifest): Promise<void> {
+  const tmp = join(out, `${MANIFEST}.tmp`);
+  await writeFile(tmp, JSON.stringify(m, null, 2));
+  await rename(tmp, join(out, MANIFEST));
+}
+
+/** The compiled worker next to this module; under tsx (tests) the .ts source. */
+function workerFile(): string {
+  const js = new URL('./worker.js', import.meta.url);
+  return existsSync(js) ? js.href : new URL('./worker.ts', import.meta.url).href;
+}
