@@ -93,7 +93,9 @@ export async function runAugment(opts: AugmentOptions): Promise<AugmentManifest>
 
   const started = performance.now() - manifest.seconds * 1000;
   const window = Math.max(4, threads * 4); // in-flight inputs: bounds memory
-  const inflight: { index: number; item: SourceItem; result: Promise<ProcessResult> }[] = [];
+  // Skips go through the same ordered queue as real work, so every counter in a saved manifest
+  // covers exactly the inputs before `nextItem`.
+  const inflight: { index: number; item: SourceItem; result: Promise<ProcessResult | 'heldOut' | 'otherPart'> }[] = [];
   let pending: Sample[] = [];
   let pendingFirst = manifest.nextItem;
   let shardsWritten = manifest.shards.length;
@@ -116,12 +118,16 @@ export async function runAugment(opts: AugmentOptions): Promise<AugmentManifest>
     const { index, item, result } = inflight.shift()!;
     const r = await result;
     const per = perSource(manifest, item.source);
-    manifest.counts.inputs++; per.inputs++;
-    if (r.ok) {
-      manifest.counts.kept++; per.kept++;
-      pending.push(toSample(item, r, size, seed));
-    } else {
-      manifest.counts.dropped[r.reason] = (manifest.counts.dropped[r.reason] ?? 0) + 1; per.dropped++;
+    if (r === 'otherPart') manifest.counts.otherPart++;
+    else if (r === 'heldOut') { manifest.counts.heldOut++; per.heldOut++; }
+    else {
+      manifest.counts.inputs++; per.inputs++;
+      if (r.ok) {
+        manifest.counts.kept++; per.kept++;
+        pending.push(toSample(item, r, size, seed));
+      } else {
+        manifest.counts.dropped[r.reason] = (manifest.counts.dropped[r.reason] ?? 0) + 1; per.dropped++;
+      }
     }
     if (pending.length >= shardSize) await flush(index + 1);
     progress();
@@ -134,12 +140,9 @@ export async function runAugment(opts: AugmentOptions): Promise<AugmentManifest>
         index++;
         if (opts.limit !== undefined && index >= opts.limit) break outer;
         if (index < manifest.nextItem) continue; // done in an earlier run
-        if (shardCount > 1 && hashString(item.key) % shardCount !== shardIndex) { manifest.counts.otherPart++; continue; }
-        if (item.identity && holdout.has(holdoutTag(item.source, item.identity))) {
-          manifest.counts.heldOut++; perSource(manifest, item.source).heldOut++;
-          continue;
-        }
-        inflight.push({ index, item, result: item.load().then((bytes) => run(bytes, `${item.source}/${item.file}`)) });
+        const skip = shardCount > 1 && hashString(item.key) % shardCount !== shardIndex ? 'otherPart'
+          : item.identity && holdout.has(holdoutTag(item.source, item.identity)) ? 'heldOut' : null;
+        inflight.push({ index, item, result: skip ? Promise.resolve(skip) : item.load().then((bytes) => run(bytes, `${item.source}/${item.file}`)) });
         // A rejected promise waiting in the window must not count as unhandled; consume() rethrows it.
         inflight[inflight.length - 1].result.catch(() => undefined);
         if (inflight.length >= window) await consume();
