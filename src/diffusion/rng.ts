@@ -37,6 +37,16 @@ export class Rng {
     if ((this.a | this.b | this.c | this.d) === 0) this.d = 1; // the all-zero state is a fixed point
   }
 
+  /** A generator with an explicit xoshiro128** state (for checking against the reference implementation). */
+  static fromState(a: number, b: number, c: number, d: number): Rng {
+    const r = new Rng(0);
+    r.a = a | 0;
+    r.b = b | 0;
+    r.c = c | 0;
+    r.d = d | 0;
+    return r;
+  }
+
   /** Next raw 32-bit output (unsigned). */
   nextUint32(): number {
     const result = Math.imul(rotl(Math.imul(this.b, 5), 7), 9) >>> 0;

@@ -35,15 +35,18 @@ export function roundHalfEven(x: number): number {
 
 /**
  * The integer timesteps a sampler visits, in descending order (n of them, T = train timesteps).
- * - `trailing` (default): round(arange(T, 0, -T/n)) - 1 -> starts at T-1 (pure noise) and spaces
+ * - `trailing`: round(arange(T, 0, -T/n)) - 1 -> starts at T-1 (pure noise) and spaces
  *   evenly down; the best choice for few steps with schedules whose ab_{T-1} is ~0 (cosine).
  *   (diffusers `timestep_spacing="trailing"`, Lin et al. 2023 "Common diffusion noise schedules…")
  * - `leading`: arange(0, n) * floor(T/n), reversed -> starts at (n-1)·floor(T/n) (diffusers' DDIM
  *   default, Stable Diffusion); never visits the last timestep.
- * - `linspace`: round(linspace(0, T-1, n)), reversed -> first T-1, last 0.
- * Rounding is numpy's round-half-to-even. Duplicate timesteps (n > T) are an error.
+ * - `linspace` (default of the pipeline): t_i = floor((T-1)·(n-1-i)/(n-1) + 0.5), i = 0..n-1 ->
+ *   first T-1, last 0 (n = 1: [T-1]). Exactly the trainer's reference DDIM
+ *   (trainer/face0_trainer/schedule.py `ddim_timesteps`: rounding half away from zero, which
+ *   differs from numpy/diffusers' half-to-even on ties, e.g. n = 7 gives 167 where numpy gives 166).
+ * `trailing` rounds with numpy's round-half-to-even (as diffusers). Duplicates (n > T) are an error.
  */
-export function makeTimesteps(T: number, n: number, spacing: TimestepSpacing = 'trailing'): number[] {
+export function makeTimesteps(T: number, n: number, spacing: TimestepSpacing = 'linspace'): number[] {
   if (!Number.isInteger(n) || n < 1) throw new Error(`steps must be a positive integer, got ${n}`);
   if (n > T) throw new Error(`steps (${n}) cannot exceed the schedule's ${T} training timesteps`);
   let ts: number[];
@@ -57,7 +60,7 @@ export function makeTimesteps(T: number, n: number, spacing: TimestepSpacing = '
     for (let i = n - 1; i >= 0; i--) ts.push(i * ratio);
   } else if (spacing === 'linspace') {
     ts = [];
-    for (let i = n - 1; i >= 0; i--) ts.push(roundHalfEven(n === 1 ? 0 : (i * (T - 1)) / (n - 1)));
+    for (let i = 0; i < n; i++) ts.push(n === 1 ? T - 1 : Math.floor(((T - 1) * (n - 1 - i)) / (n - 1) + 0.5));
   } else {
     throw new Error(`unknown timestep spacing ${JSON.stringify(spacing)} (expected one of ${TIMESTEP_SPACINGS.join(', ')})`);
   }

@@ -1,5 +1,10 @@
 // `face0 bench <what>`: measurements that print figures (never run inside timed tests).
 import { Command } from 'commander';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runAugment } from '../../data/augment/augment.js';
+import { openSource } from '../../data/sources/index.js';
 import { runVerification } from '../../eval/verify-run.js';
 import { FRAMINGS } from '../../face/align.js';
 import { defaultDataDir, intOption, numberOption } from '../options.js';
@@ -27,5 +32,34 @@ export function register(program: Command): void {
       console.log(`accuracy (10-fold)  ${r.kFoldAccuracy.toFixed(4)}`);
       console.log(`mean cos same/diff  ${r.meanSame.toFixed(3)} / ${r.meanDiff.toFixed(3)}`);
       console.log(`ms per image        ${r.msPerImage.toFixed(1)} (decode+detect+align+embed, 1 thread)`);
+    });
+
+  bench
+    .command('augment')
+    .description('augment throughput (source images/s) with 1 thread and with all cores, side by side in one process; steady state excludes worker start-up')
+    .option('--data <dir>', 'folder holding celeba-subset/ and utkface/', defaultDataDir())
+    .option('--images <n>', 'images per source per configuration', intOption, 300)
+    .option('--threads <list>', 'thread counts to compare', '1,2')
+    .action(async (o: { data: string; images: number; threads: string }) => {
+      for (const threads of o.threads.split(',').map(Number)) {
+        for (const spec of [`celeba:${o.data}/celeba-subset`, `utkface:${o.data}/utkface`]) {
+          const out = mkdtempSync(join(tmpdir(), 'face0-bench-'));
+          let tStart = 0, nStart = 0, tLast = 0, nLast = 0;
+          const t0 = performance.now();
+          try {
+            await runAugment({
+              sources: [openSource(spec)], out, limit: o.images, threads, shardSize: 1000,
+              onProgress: (p) => {
+                const now = performance.now();
+                if (p.done > 0 && nStart === 0 && p.done >= Math.max(2 * threads, o.images * 0.1)) { tStart = now; nStart = p.done; }
+                tLast = now; nLast = p.done;
+              },
+            });
+          } finally { rmSync(out, { recursive: true, force: true }); }
+          const wall = (performance.now() - t0) / 1000;
+          const steady = (nLast - nStart) / Math.max(1e-3, (tLast - tStart) / 1000);
+          console.log(`threads ${threads}  ${spec.split(':')[0].padEnd(8)} ${nLast} images  wall ${wall.toFixed(1)} s (${(nLast / wall).toFixed(1)} img/s incl. start-up)  steady ${steady.toFixed(1)} img/s`);
+        }
+      }
     });
 }

@@ -1,0 +1,105 @@
+// Public types of the generation pipeline.
+import type { SamplerName } from '../diffusion/samplers.js';
+import type { TimestepSpacing } from '../diffusion/schedule.js';
+import type { GuidanceMode } from '../diffusion/guidance.js';
+
+/** What the pipeline needs from a face analyzer (src/face's FaceAnalyzer satisfies it). */
+export interface FaceEmbedder {
+  embedderId: string;
+  embedImage(
+    input: string | Buffer,
+    opts?: { faceIndex?: number },
+  ): Promise<{ embedding: Float32Array; faceCount: number; faceIndex: number; warnings: string[] }>;
+}
+
+export type ImageInput = string | Buffer;
+export type IdentityInput = ImageInput | Float32Array;
+
+export interface GenerateOptions {
+  /** One face photo (path or encoded image bytes). */
+  face?: ImageInput;
+  /** Several photos of one person: their embeddings are averaged and renormalised. */
+  faces?: ImageInput[];
+  /** A ready identity embedding (face.embedding_dim values; it is L2-normalised here). */
+  embedding?: Float32Array;
+  /** Embedder id of `embedding`, checked against the bundle's when given. */
+  embeddingEmbedder?: string;
+  /** Seed of a random identity drawn from the bundle's identity prior (a consistent invented character). */
+  randomIdentity?: number;
+  /** Weighted mix of identities: [photo or embedding, weight][]. */
+  mix?: [IdentityInput, number][];
+  /** Attribute amounts along the bundle's named directions, e.g. { Young: 0.8 }. */
+  attributes?: Record<string, number>;
+  /** Which face to use when a photo has several (default 0 = largest). */
+  faceIndex?: number;
+  prompt: string;
+  steps?: number;
+  sampler?: SamplerName;
+  eta?: number;
+  textScale?: number;
+  faceScale?: number;
+  timestepSpacing?: TimestepSpacing;
+  /** Seed of image 0; image i uses seed + i. Random when omitted (recorded in metadata). */
+  seed?: number;
+  count?: number;
+  /** Starting noise x_T for all images ([count, C, H, W]) instead of the seeded draw, e.g. to
+   *  reproduce a run of another implementation. DDIM eta noise still comes from the seeds. */
+  initialNoise?: Float32Array;
+  onStep?: (step: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+export interface GeneratedImage {
+  png: Buffer;
+  seed: number;
+  /** x_0 in the bundle's pixel range, [C, H, W] (for evaluation code). */
+  pixels?: Float32Array;
+}
+
+export interface Timings {
+  face_ms: number;
+  text_ms: number;
+  sampling_ms: number;
+  decode_ms: number;
+  total_ms: number;
+}
+
+export interface GenerateMetadata {
+  generator: string;
+  bundle: { name: string; dir: string; manifest_sha256: string; embedder: string; prediction_type: string };
+  prompt: string;
+  identity: {
+    source: 'none' | 'face' | 'faces' | 'embedding' | 'random' | 'mix';
+    random_identity_seed?: number;
+    inputs?: string[];
+    mix_weights?: number[];
+    attributes?: Record<string, number>;
+    /** The final (edited) embedding used for conditioning. */
+    embedding?: number[];
+  };
+  steps: number;
+  sampler: SamplerName;
+  eta: number;
+  text_scale: number;
+  face_scale: number;
+  timestep_spacing: TimestepSpacing;
+  timesteps: number[];
+  guidance: { mode: GuidanceMode; branches: string[]; weights: number[] };
+  seed: number;
+  seeds: number[];
+  /** 'seeded': x_T drawn from Rng(seed + i); 'given': GenerateOptions.initialNoise. */
+  initial_noise: 'seeded' | 'given';
+  count: number;
+  width: number;
+  height: number;
+  unet_batch: number;
+  unet_evals: number;
+  threads: number;
+  timings: Timings;
+  warnings: string[];
+}
+
+export interface GenerateResult {
+  images: GeneratedImage[];
+  metadata: GenerateMetadata;
+}

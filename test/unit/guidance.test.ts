@@ -1,0 +1,69 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { planGuidance, combineGuidance, threeWay } from '../../src/diffusion/guidance.js';
+import { spliceFaceTokens, batchContexts } from '../../src/pipeline/context.js';
+
+const close = (a: number, b: number, tol = 1e-5) => assert.ok(Math.abs(a - b) < tol, `${a} vs ${b}`);
+
+test('three-way guidance matches the contract formula, branch-major batch', () => {
+  const plan = planGuidance({ hasText: true, hasFace: true, textScale: 3, faceScale: 2 });
+  assert.equal(plan.mode, 'text+face');
+  assert.deepEqual(plan.branches, ['uncond', 'text', 'text_face']);
+  const n = 5;
+  const pred = Float32Array.from({ length: 3 * n }, (_, i) => Math.sin(i * 1.7) * 2);
+  const out = combineGuidance(pred, plan.weights, new Float32Array(n));
+  for (let k = 0; k < n; k++) {
+    const u = pred[k], t = pred[n + k], tf = pred[2 * n + k];
+    close(out[k], u + 3 * (t - u) + 2 * (tf - t));
+    close(out[k], threeWay(u, t, tf, 3, 2));
+  }
+  // s_text = s_face = 1 gives the conditional prediction itself
+  const one = combineGuidance(pred, planGuidance({ hasText: true, hasFace: true, textScale: 1, faceScale: 1 }).weights, new Float32Array(n));
+  for (let k = 0; k < n; k++) close(one[k], pred[2 * n + k]);
+});
+
+test('face_scale = 0 (or no face) is the base model CFG with two evaluations', () => {
+  const a = planGuidance({ hasText: true, hasFace: true, textScale: 4, faceScale: 0 });
+  const b = planGuidance({ hasText: true, hasFace: false, textScale: 4, faceScale: 2 });
+  for (const p of [a, b]) {
+    assert.equal(p.mode, 'text');
+    assert.deepEqual(p.branches, ['uncond', 'text']);
+    const pred = Float32Array.from([1, 2, 5, 3]);
+    const out = combineGuidance(pred, p.weights, new Float32Array(2));
+    close(out[0], 1 + 4 * (5 - 1));
+    close(out[1], 2 + 4 * (3 - 2));
+    // equals the 3-way formula with s_face = 0 whatever the face branch holds
+    close(out[0], threeWay(1, 5, 123, 4, 0));
+  }
+});
+
+test('face-only (empty prompt) and unconditional modes', () => {
+  const f = planGuidance({ hasText: false, hasFace: true, textScale: 3, faceScale: 2.5 });
+  assert.equal(f.mode, 'face');
+  assert.deepEqual(f.branches, ['uncond', 'face']);
+  const out = combineGuidance(Float32Array.from([1, 3]), f.weights, new Float32Array(1));
+  // formula with ε(text,∅) = ε(∅,∅): u + s_face·(face − u)
+  close(out[0], 1 + 2.5 * (3 - 1));
+  const u = planGuidance({ hasText: false, hasFace: false, textScale: 3, faceScale: 2 });
+  assert.deepEqual(u.branches, ['uncond']);
+  assert.throws(() => planGuidance({ hasText: true, hasFace: true, textScale: NaN, faceScale: 1 }), /text scale/);
+  assert.throws(() => combineGuidance(new Float32Array(5), [0.5, 0.5], new Float32Array(2)), /expected 2 branches/);
+});
+
+test('splice replaces exactly the last K positions', () => {
+  const L = 6, K = 2, D = 3;
+  const text = Float32Array.from({ length: L * D }, (_, i) => i + 1);
+  const face = Float32Array.from({ length: K * D }, (_, i) => -(i + 1));
+  const ctx = spliceFaceTokens(text, face, L, K, D);
+  for (let p = 0; p < L; p++) {
+    for (let c = 0; c < D; c++) {
+      const v = ctx[p * D + c];
+      if (p < L - K) assert.equal(v, text[p * D + c]);
+      else assert.equal(v, face[(p - (L - K)) * D + c]);
+    }
+  }
+  assert.equal(text[(L - 1) * D], (L - 1) * D + 1, 'the text encoding itself is not modified');
+  assert.throws(() => spliceFaceTokens(text, new Float32Array(5), L, K, D), /face tokens/);
+  const b = batchContexts([Float32Array.from([1, 2]), Float32Array.from([3, 4])], 2);
+  assert.deepEqual(Array.from(b), [1, 2, 1, 2, 3, 4, 3, 4]);
+});
