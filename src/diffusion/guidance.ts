@@ -9,9 +9,11 @@
 //   mode 'face'      (face with an empty prompt: ε(text,∅) = ε(∅,∅), so the formula reduces to)
 //                                         uncond (1 − s_face), face (s_face)
 //   mode 'uncond'    (no face, empty prompt): uncond (1)
+//   mode 'joint'     (face and text with s_text = s_face: the text branch's weight is exactly 0)
+//                                         uncond (1 − s), text_face (s) — the base model's cost
 
 export type Branch = 'uncond' | 'text' | 'text_face' | 'face';
-export type GuidanceMode = 'text+face' | 'text' | 'face' | 'uncond';
+export type GuidanceMode = 'text+face' | 'joint' | 'text' | 'face' | 'uncond';
 
 export interface GuidancePlan {
   mode: GuidanceMode;
@@ -30,6 +32,7 @@ export function planGuidance({ hasText, hasFace, textScale, faceScale }: Guidanc
   if (!Number.isFinite(textScale)) throw new Error(`text scale must be a finite number, got ${textScale}`);
   if (!Number.isFinite(faceScale)) throw new Error(`face scale must be a finite number, got ${faceScale}`);
   if (hasFace && faceScale !== 0) {
+    if (hasText && textScale === faceScale) return { mode: 'joint', branches: ['uncond', 'text_face'], weights: [1 - faceScale, faceScale] };
     if (hasText) return { mode: 'text+face', branches: ['uncond', 'text', 'text_face'], weights: [1 - textScale, textScale - faceScale, faceScale] };
     return { mode: 'face', branches: ['uncond', 'face'], weights: [1 - faceScale, faceScale] };
   }

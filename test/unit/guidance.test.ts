@@ -17,9 +17,23 @@ test('three-way guidance matches the contract formula, branch-major batch', () =
     close(out[k], u + 3 * (t - u) + 2 * (tf - t));
     close(out[k], threeWay(u, t, tf, 3, 2));
   }
-  // s_text = s_face = 1 gives the conditional prediction itself
+});
+
+test('s_text = s_face drops the zero-weight text branch: the base model\'s two evaluations', () => {
+  const plan = planGuidance({ hasText: true, hasFace: true, textScale: 2.5, faceScale: 2.5 });
+  assert.equal(plan.mode, 'joint');
+  assert.deepEqual(plan.branches, ['uncond', 'text_face']);
+  const n = 4;
+  const pred = Float32Array.from({ length: 2 * n }, (_, i) => Math.cos(i * 0.9) * 3);
+  const out = combineGuidance(pred, plan.weights, new Float32Array(n));
+  for (let k = 0; k < n; k++) {
+    const u = pred[k], tf = pred[n + k];
+    // equals the three-way formula whatever the skipped text branch would have held
+    for (const t of [-7, 0, 3.3]) close(out[k], threeWay(u, t, tf, 2.5, 2.5));
+  }
+  // s = 1 gives the conditional prediction itself
   const one = combineGuidance(pred, planGuidance({ hasText: true, hasFace: true, textScale: 1, faceScale: 1 }).weights, new Float32Array(n));
-  for (let k = 0; k < n; k++) close(one[k], pred[2 * n + k]);
+  for (let k = 0; k < n; k++) close(one[k], pred[n + k]);
 });
 
 test('face_scale = 0 (or no face) is the base model CFG with two evaluations', () => {
