@@ -96,8 +96,8 @@ async function run(f: Flags): Promise<void> {
     const faceOn = await time({ ...base, randomIdentity: 7 });
     // Same guidance weight on text and face: the text-only branch has weight 0 and is skipped, so
     // this is Face0 at exactly the base model's number of UNet evaluations (the paper's claim).
-    const s = faceOff.meta.text_scale;
-    const joint = await time({ ...base, randomIdentity: 7, textScale: s, faceScale: s });
+    const sJoint = faceOff.meta.text_scale;
+    const joint = await time({ ...base, randomIdentity: 7, textScale: sJoint, faceScale: sJoint });
     const per = (x: { ms: number; meta: { unet_evals: number; steps: number; sampler: string; guidance: { mode: string } } }) => ({
       ms_per_image: x.ms,
       unet_evals: x.meta.unet_evals,
@@ -116,7 +116,7 @@ async function run(f: Flags): Promise<void> {
     log(`per image    defaults: ${faceOn.meta.sampler}, ${faceOn.meta.steps} steps, median of ${f.repeats}`);
     log(`  face off   ${faceOff.ms.toFixed(1)} ms (${faceOff.meta.guidance.mode}, ${faceOff.meta.unet_evals} batched UNet calls of 2)`);
     log(`  Face0      ${faceOn.ms.toFixed(1)} ms (${faceOn.meta.guidance.mode}, cached embedding, batch 3) -> ${(faceOn.ms / faceOff.ms).toFixed(2)}x face off`);
-    log(`  Face0 s_text=s_face=${s} ${joint.ms.toFixed(1)} ms (${joint.meta.guidance.mode}, cached embedding, batch 2) -> ${(joint.ms / faceOff.ms).toFixed(2)}x face off`);
+    log(`  Face0 s_text=s_face=${sJoint} ${joint.ms.toFixed(1)} ms (${joint.meta.guidance.mode}, cached embedding, batch 2) -> ${(joint.ms / faceOff.ms).toFixed(2)}x face off`);
     const photo = f.noFace ? undefined : (f.face ?? defaultFacePhoto());
     if (photo) {
       try {
