@@ -33,6 +33,7 @@ const MTIME = new Date('2020-01-01T00:00:00Z'); // fixed, so identical input giv
 
 /** Writes one shard atomically. */
 export async function writeShard(path: string, samples: readonly Sample[]): Promise<void> {
+  for (const s of samples) if (!/^[A-Za-z0-9_-]+$/.test(s.key)) throw new Error(`invalid sample key "${s.key}"`);
   const tmp = `${path}.tmp`;
   const pack = tar.pack();
   const out = createWriteStream(tmp);
@@ -40,7 +41,6 @@ export async function writeShard(path: string, samples: readonly Sample[]): Prom
   const add = (name: string, data: Buffer) => new Promise<void>((res, rej) => pack.entry({ name, size: data.length, mtime: MTIME, mode: 0o644 }, data, (e) => (e ? rej(e) : res())));
   try {
     for (const s of samples) {
-      if (!/^[A-Za-z0-9_-]+$/.test(s.key)) throw new Error(`invalid sample key "${s.key}"`);
       await add(`${s.key}.jpg`, s.jpg);
       await add(`${s.key}.txt`, Buffer.from(s.caption, 'utf8'));
       await add(`${s.key}.npy`, encodeNpyFloat32(s.embedding));
@@ -54,6 +54,7 @@ export async function writeShard(path: string, samples: readonly Sample[]): Prom
     await rename(tmp, path);
   } catch (err) {
     pack.destroy();
+    await done.catch(() => undefined); // let the file stream settle before removing its file
     await unlink(tmp).catch(() => undefined);
     throw err;
   }
