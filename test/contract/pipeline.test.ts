@@ -9,7 +9,11 @@ import { normalize, dot } from '../../src/identity/vec.js';
 import { sampleIdentity } from '../../src/identity/prior.js';
 import { TINY_BUNDLE } from '../helpers/fixture.js';
 
-const EMBEDDER = 'face-api@1.7.15/faceRecognitionNet/align5-v1';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** The embedder the tiny bundle was trained on (the fake analyzer below claims to be it). */
+const EMBEDDER: string = JSON.parse(readFileSync(join(TINY_BUNDLE, 'manifest.json'), 'utf8')).face.embedder;
 /** A stand-in analyzer: the embedding is a hash of the image bytes (what matters is the plumbing). */
 function fakeAnalyzer(id = EMBEDDER): FaceEmbedder & { calls: number } {
   return {

@@ -56,7 +56,7 @@ test('ONNX I/O names, dtypes and input shapes match CONTRACTS §4 (golden)', asy
 // CONTRACTS §4: "dynamic batch axis named batch on every input/output; the other axes are static".
 // The exported unet.onnx declares its output as [batch, 3, DepthToSpaceprediction_dim_2, ..._dim_3]
 // (symbolic H, W after a PixelShuffle/DepthToSpace); the exporter must declare 64, 64.
-test('unet.onnx declares static non-batch output axes (CONTRACTS §4)', { todo: 'trainer export: unet output H/W axes are symbolic (DepthToSpace); fix in trainer/face0_trainer/export.py' }, () => {
+test('unet.onnx declares static non-batch output axes (CONTRACTS §4)', () => {
   const { C, H, W } = s;
   assert.deepEqual(io(s.unetSession).outputs, [['prediction', 'float32', ['batch', C, H, W]]]);
 });

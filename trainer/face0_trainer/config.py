@@ -23,11 +23,11 @@ class ModelConfig:
     # face projector: Linear(E, H) - GELU - Linear(H, K*D), then LayerNorm(D)
     proj_hidden: int = 512
     # UNet
-    unet_base: int = 64           # width after the stride-2 stem (feature map = resolution/2)
-    unet_mults: Tuple[int, ...] = (1, 2, 4)
+    unet_base: int = 48           # width after the stride-2 stem (feature map = resolution/2)
+    unet_mults: Tuple[int, ...] = (1, 2, 3)
     unet_blocks: int = 2          # res-blocks per level (down path; up path has one more)
     attn_resolutions: Tuple[int, ...] = (16, 8)   # feature-map sizes with self+cross attention
-    head_dim: int = 32
+    head_dim: int = 48             # 96 -> 2 heads, 144 -> 3 heads; multiples of 8 suit flash attention
     ff_mult: int = 2              # feed-forward width multiplier in UNet transformer blocks
     dropout: float = 0.0
 
@@ -43,7 +43,7 @@ class TrainConfig:
     p_face_drop: float = 0.1
     p_text_drop: float = 0.1
     seed: int = 0
-    num_workers: int = 2
+    num_workers: int = -1         # DataLoader workers per process; -1: auto (GPU: up to 8, CPU: 1)
     shuffle_buffer: int = 1000
     hflip: bool = True
     min_count: int = 1            # tokenizer: minimum word count in training captions
@@ -66,7 +66,7 @@ def get_config(name: str = "default") -> Config:
         return Config(
             name="tiny",
             model=ModelConfig(text_width=64, text_layers=2, text_heads=2, proj_hidden=128,
-                              unet_base=32, unet_mults=(1, 2), unet_blocks=1,
+                              unet_base=16, unet_mults=(1, 2), unet_blocks=1,
                               attn_resolutions=(16,), head_dim=16, ff_mult=2),
             train=TrainConfig(batch=8, lr=1e-3, warmup=5, ema_decay=0.9, num_workers=0,
                               shuffle_buffer=64),

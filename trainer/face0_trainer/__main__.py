@@ -1,0 +1,70 @@
+"""CLI: python -m face0_trainer train|export|flops|bench|make-fixture ..."""
+import argparse
+import sys
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m face0_trainer", description=__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    t = sub.add_parser("train", help="train a stage (base or face0)")
+    t.add_argument("--data", required=True, help="augmented dataset folder (shard-*.tar, holdout.txt, ...)")
+    t.add_argument("--out", required=True, help="run folder (ckpt.pt, metrics.jsonl, samples-*.png)")
+    t.add_argument("--stage", choices=["base", "face0"], default="base")
+    t.add_argument("--init", help="base checkpoint to start the face0 stage from")
+    t.add_argument("--steps", type=int, default=1000, help="total steps of this stage")
+    t.add_argument("--batch", type=int, help="batch per process (default from the config)")
+    t.add_argument("--config", default="default", choices=["default", "tiny"])
+    t.add_argument("--resume", action="store_true", help="continue from OUT/ckpt.pt exactly")
+    t.add_argument("--ckpt-every", type=int, default=500)
+    t.add_argument("--sample-every", type=int, default=1000, help="0: never")
+    t.add_argument("--seconds", type=float, help="time budget; checkpoints and stops when spent")
+    t.add_argument("--log-every", type=int, default=10)
+    t.add_argument("--workers", type=int, help="DataLoader workers per process")
+    t.add_argument("--lr", type=float)
+    t.add_argument("--seed", type=int)
+
+    e = sub.add_parser("export", help="write the ONNX model bundle (EMA weights)")
+    e.add_argument("--ckpt", required=True)
+    e.add_argument("--data", required=True, help="dataset folder (identity_stats.json, manifest.json)")
+    e.add_argument("--out", required=True)
+    e.add_argument("--name", help="bundle name (default face0-<config>)")
+
+    f = sub.add_parser("flops", help="count FLOPs of one UNet evaluation")
+    f.add_argument("--config", default="default", choices=["default", "tiny"])
+
+    b = sub.add_parser("bench", help="training throughput (img/s; MFU on CUDA)")
+    b.add_argument("--config", default="default", choices=["default", "tiny"])
+    b.add_argument("--batch", type=int)
+    b.add_argument("--steps", type=int, default=5)
+
+    mf = sub.add_parser("make-fixture", help="tiny bundle + torch reference values for the TypeScript tests")
+    mf.add_argument("--out", default="../test/fixtures/tiny-bundle")
+    mf.add_argument("--steps", type=int, default=30)
+
+    a = p.parse_args(argv)
+    if a.cmd == "train":
+        from .train import train
+        train(a.data, a.out, stage=a.stage, init=a.init, steps=a.steps, batch=a.batch, config=a.config,
+              resume=a.resume, ckpt_every=a.ckpt_every, sample_every=a.sample_every, seconds=a.seconds,
+              log_every=a.log_every, num_workers=a.workers, seed=a.seed, lr=a.lr)
+    elif a.cmd == "export":
+        from .export import export
+        export(a.ckpt, a.data, a.out, name=a.name)
+    elif a.cmd == "flops":
+        from .config import get_config
+        from .flops import report
+        cfg = get_config(a.config).model
+        cfg.vocab_size = 1000
+        print(f"config {a.config}")
+        print(report(cfg))
+    elif a.cmd == "bench":
+        from .bench import bench
+        bench(a.config, a.batch, a.steps)
+    elif a.cmd == "make-fixture":
+        from .fixture import make_fixture
+        make_fixture(a.out, a.steps)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""Streaming reader of the augmented dataset's WebDataset shards (CONTRACTS.md section 1).
+
+Sample order. For each epoch the shard list is shuffled with (seed, epoch); DDP rank r takes
+shards[r::world_size]; the rank's samples pass through a shuffle buffer seeded by
+(seed, epoch, rank) and are cut into batches (the last partial batch of an epoch is dropped).
+That batch stream is a deterministic function of (seed, epoch, rank) and does not depend on the
+number of DataLoader workers: each worker walks the rank's whole stream reading only the small
+members (json/txt/npy) and decodes the images of every num_workers-th batch, so the DataLoader's
+in-order round robin returns the batches in stream order. Resuming at (epoch, batch) skips the
+consumed batches without decoding anything. Every batch carries its position (epoch, batch), the
+training loop records the last one it used.
+
+Held-out identities (holdout.txt) are skipped by reading the sample's json first: the image of a
+held-out sample is never read.
+"""
+import io
+import json
+import os
+import re
+import tarfile
+from collections import OrderedDict
+
+import numpy as np
+import torch
+from PIL import Image
+
+_KEY_RE = re.compile(r"^((?:.*/|)[^./]+)\.([^/]*)$")   # WebDataset: key = path up to the first dot of the basename
+
+
+def list_shards(data_dir):
+    shards = sorted(f for f in os.listdir(data_dir) if re.fullmatch(r"shard-\d+\.tar", f))
+    if not shards:
+        raise FileNotFoundError(f"no shard-*.tar in {data_dir}")
+    return [os.path.join(data_dir, f) for f in shards]
+
+
+def read_holdout(data_dir):
+    p = os.path.join(data_dir, "holdout.txt")
+    if not os.path.exists(p):
+        return set()
+    with open(p, encoding="utf-8") as f:
+        return {line.strip() for line in f if line.strip() and not line.startswith("#")}
+
+
+def is_held_out(meta, holdout):
+    ident = meta.get("identity")
+    return ident is not None and f"{meta.get('source')}:{ident}" in holdout
+
+
+def decode_npy(b):
+    return np.load(io.BytesIO(b), allow_pickle=False).astype(np.float32).reshape(-1)
+
+
+def iter_shard(path, holdout, stats=None):
+    """Yields dicts {key, meta, caption, embedding, jpg: (path, offset, size)} for one shard,
+    held-out samples skipped before any of their members other than the json is read."""
+    with tarfile.open(path, "r:") as tf:
+        groups = OrderedDict()
+        for m in tf.getmembers():
+            if not m.isfile():
+                continue
+            mk = _KEY_RE.match(m.name)
+            if not mk:
+                continue
+            groups.setdefault(mk.group(1), {})[mk.group(2)] = m
+        for key, mem in groups.items():
+            if not all(e in mem for e in ("jpg", "txt", "npy", "json")):
+                if stats is not None:
+                    stats["incomplete"] = stats.get("incomplete", 0) + 1
+                continue
+            meta = json.loads(tf.extractfile(mem["json"]).read().decode("utf-8"))
+            if is_held_out(meta, holdout):
+                if stats is not None:
+                    stats["held_out"] = stats.get("held_out", 0) + 1
+                continue
+            yield {"key": key, "meta": meta,
+                   "caption": tf.extractfile(mem["txt"]).read().decode("utf-8").strip(),
+                   "embedding": decode_npy(tf.extractfile(mem["npy"]).read()),
+                   "jpg": (path, mem["jpg"].offset_data, mem["jpg"].size)}
+
+
+def iter_captions(data_dir):
+    """Captions of all training samples (held-out skipped), for building the tokenizer."""
+    holdout = read_holdout(data_dir)
+    for s in list_shards(data_dir):
+        for r in iter_shard(s, holdout):
+            yield r["caption"]
+
+
+def iter_embeddings(data_dir):
+    holdout = read_holdout(data_dir)
+    for s in list_shards(data_dir):
+        for r in iter_shard(s, holdout):
+            yield r["embedding"]
+
+
+def load_image(jpg_bytes, resolution):
+    img = Image.open(io.BytesIO(jpg_bytes)).convert("RGB")
+    if img.size != (resolution, resolution):
+        img = img.resize((resolution, resolution), Image.BICUBIC)
+    a = np.asarray(img, dtype=np.float32) / 127.5 - 1.0
+    return a.transpose(2, 0, 1)
+
+
+class ShardStream(torch.utils.data.IterableDataset):
+    """Infinite stream of batches dicts: image [B,3,H,W] float32 in [-1,1], input_ids [B,L] int64,
+    embedding [B,E] float32, epoch, batch (position of the batch in its epoch)."""
+
+    def __init__(self, data_dir, tokenizer, batch, resolution, context_length, face_tokens,
+                 seed=0, rank=0, world_size=1, start=(0, 0), shuffle_buffer=1000, hflip=True,
+                 max_epochs=None):
+        super().__init__()
+        self.data_dir, self.tok, self.batch = data_dir, tokenizer, batch
+        self.res, self.L, self.K = resolution, context_length, face_tokens
+        self.seed, self.rank, self.world = seed, rank, world_size
+        self.start = tuple(start)
+        self.buf, self.hflip, self.max_epochs = shuffle_buffer, hflip, max_epochs
+        self.shards = list_shards(data_dir)
+        if len(self.shards) < world_size:
+            raise ValueError(f"{len(self.shards)} shards for {world_size} ranks: each rank needs one")
+        self.holdout = read_holdout(data_dir)
+
+    def rank_shards(self, epoch):
+        order = np.random.default_rng([self.seed, epoch]).permutation(len(self.shards))
+        return [self.shards[i] for i in order][self.rank::self.world]
+
+    def raw_samples(self, epoch):
+        rng = np.random.default_rng([self.seed, epoch, self.rank, 1])
+        buf = []
+        for shard in self.rank_shards(epoch):
+            for s in iter_shard(shard, self.holdout):
+                if len(buf) < self.buf:
+                    buf.append(s)
+                    continue
+                i = int(rng.integers(len(buf)))
+                buf[i], s = s, buf[i]
+                yield s
+        rng.shuffle(buf)
+        yield from buf
+
+    def raw_batches(self, epoch):
+        cur = []
+        for s in self.raw_samples(epoch):
+            cur.append(s)
+            if len(cur) == self.batch:
+                yield cur
+                cur = []
+
+    def decode(self, samples, epoch, b):
+        rng = np.random.default_rng([self.seed, epoch, self.rank, 2, b])
+        flips = rng.random(len(samples)) < 0.5
+        imgs = []
+        files = {}
+        for s, flip in zip(samples, flips):
+            path, off, size = s["jpg"]
+            if path not in files:
+                files[path] = open(path, "rb")
+            f = files[path]
+            f.seek(off)
+            a = load_image(f.read(size), self.res)
+            if self.hflip and flip:
+                a = a[:, :, ::-1]
+            imgs.append(np.ascontiguousarray(a))
+        for f in files.values():
+            f.close()
+        return {"image": torch.from_numpy(np.stack(imgs)),
+                "input_ids": torch.tensor([self.tok.encode(s["caption"], self.L, self.K) for s in samples],
+                                          dtype=torch.long),
+                "embedding": torch.from_numpy(np.stack([s["embedding"] for s in samples])),
+                "key": [s["key"] for s in samples], "epoch": epoch, "batch": b}
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        wid, nw = (info.id, info.num_workers) if info is not None else (0, 1)
+        epoch, skip = self.start
+        p = 0                      # position in this iterator's batch stream
+        while self.max_epochs is None or epoch < self.max_epochs:
+            n = 0
+            for b, raw in enumerate(self.raw_batches(epoch)):
+                n += 1
+                if b < skip:
+                    continue
+                if p % nw == wid:
+                    yield self.decode(raw, epoch, b)
+                p += 1
+            if n == 0:
+                raise RuntimeError(f"rank {self.rank}: no full batch of {self.batch} in epoch {epoch}")
+            epoch, skip = epoch + 1, 0
+
+
+def make_loader(ds, num_workers, pin_memory=False):
+    kw = {}
+    if num_workers > 0:
+        kw["prefetch_factor"] = 4
+    return torch.utils.data.DataLoader(ds, batch_size=None, num_workers=num_workers,
+                                       pin_memory=pin_memory, **kw)

@@ -1,0 +1,78 @@
+import tarfile
+
+import torch
+
+from face0_trainer.data import ShardStream, make_loader, iter_shard, read_holdout, list_shards
+
+
+def stream(shards, tok, cfg, **kw):
+    m = cfg.model
+    kw.setdefault("shuffle_buffer", 16)
+    return ShardStream(shards, tok, 8, m.resolution, m.context_length, m.face_tokens, seed=3, **kw)
+
+
+def test_batches(shards, tokenizer, tiny_cfg):
+    b = next(iter(stream(shards, tokenizer, tiny_cfg)))
+    assert b["image"].shape == (8, 3, 64, 64) and b["image"].dtype == torch.float32
+    assert -1.0 <= b["image"].min() and b["image"].max() <= 1.0
+    assert b["input_ids"].shape == (8, 24) and b["input_ids"].dtype == torch.long
+    assert b["embedding"].shape == (8, 128)
+    assert torch.allclose(b["embedding"].norm(dim=1), torch.ones(8), atol=1e-5)
+    assert (b["input_ids"][:, -4:] == 0).all() and (b["input_ids"][:, 0] == 2).all()
+
+
+def test_held_out_never_read(shards, tokenizer, tiny_cfg, monkeypatch):
+    holdout = read_holdout(shards)
+    assert holdout == {"celeba:999"}
+    read = []
+    orig = tarfile.TarFile.extractfile
+
+    def spy(self, member):
+        read.append(member.name if hasattr(member, "name") else member)
+        return orig(self, member)
+
+    monkeypatch.setattr(tarfile.TarFile, "extractfile", spy)
+    held_keys = set()
+    for s in list_shards(shards):
+        with tarfile.open(s) as tf:
+            for m in tf.getmembers():
+                if m.name.endswith(".jpg") and tf.extractfile(m).read().startswith(b"NOT A JPEG"):
+                    held_keys.add(m.name[:-4])
+    assert len(held_keys) == 3
+    read.clear()
+    # two epochs through the stream: the (invalid) held-out images would raise if decoded
+    keys = []
+    for b in stream(shards, tokenizer, tiny_cfg, max_epochs=2):
+        keys += b["key"]
+    assert keys and not held_keys & set(keys)
+    for k in held_keys:
+        assert all(not r.startswith(k + ".") or r.endswith(".json") for r in read)
+    stats = {}
+    n = sum(1 for s in list_shards(shards) for _ in iter_shard(s, holdout, stats))
+    assert stats["held_out"] == 3 and n == 3 * 23
+
+
+def test_order_independent_of_workers_and_resumable(shards, tokenizer, tiny_cfg):
+    def take(ds, nw, n):
+        it = iter(make_loader(ds, nw))
+        return [next(it) for _ in range(n)]
+
+    a = take(stream(shards, tokenizer, tiny_cfg), 0, 12)        # crosses an epoch boundary (8 batches/epoch)
+    b = take(stream(shards, tokenizer, tiny_cfg), 2, 12)
+    assert [(x["epoch"], x["batch"]) for x in a] == [(x["epoch"], x["batch"]) for x in b]
+    for x, y in zip(a, b):
+        assert x["key"] == y["key"] and torch.equal(x["image"], y["image"])
+    assert a[8]["epoch"] == 1 and a[8]["batch"] == 0
+    assert a[0]["key"] != a[8]["key"]                            # reshuffled each epoch
+    # resume after batch 5 of epoch 0
+    c = take(stream(shards, tokenizer, tiny_cfg, start=(0, 6)), 0, 6)
+    for x, y in zip(a[6:], c):
+        assert x["key"] == y["key"] and torch.equal(x["image"], y["image"])
+
+
+def test_ranks_get_disjoint_shards(shards, tokenizer, tiny_cfg):
+    r0 = stream(shards, tokenizer, tiny_cfg, rank=0, world_size=2)
+    r1 = stream(shards, tokenizer, tiny_cfg, rank=1, world_size=2)
+    for epoch in range(3):
+        s0, s1 = set(r0.rank_shards(epoch)), set(r1.rank_shards(epoch))
+        assert not s0 & s1 and len(s0 | s1) == 3
