@@ -4,7 +4,8 @@ import { register as augment } from './augment.js';
 import { register as bench } from './bench.js';
 import { register as generate } from './generate.js';
 import { register as benchGenerate } from './bench-generate.js';
+import { register as serve } from './serve.js';
+import { register as benchLoad } from './bench-load.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [augment, bench, generate, benchGenerate];
