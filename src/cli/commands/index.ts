@@ -9,3 +9,4 @@ import { register as benchLoad } from './bench-load.js';
 
 export type RegisterCommand = (program: Command) => void;
 
+export const commands: RegisterCommand[] = [augment, bench, generate, benchGenerate, serve, benchLoad];
