@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { facePhoto, HAVE_DATA, multipart, pngBomb, REPO_ROOT } from './helpers.js';
+import { mulberry32 } from '../../src/data/random.js';
 
 const N = Number(process.env.FACE0_FUZZ_N ?? 1200);
 const CONCURRENCY = 8;
@@ -71,16 +72,7 @@ function request(method: string, path: string, headers: Record<string, string>, 
 }
 
 // seeded PRNG (mulberry32): a failing case can be replayed
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 type Case = { name: string; bytes: Buffer; endAfterWrite?: boolean };
 
