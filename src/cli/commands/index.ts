@@ -5,8 +5,10 @@ import { register as bench } from './bench.js';
 import { register as generate } from './generate.js';
 import { register as benchGenerate } from './bench-generate.js';
 import { register as serve } from './serve.js';
+import { register as train } from './train.js';
+import { register as evaluate } from './eval.js';
 import { register as benchLoad } from './bench-load.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [augment, bench, generate, benchGenerate, serve, benchLoad];
+export const commands: RegisterCommand[] = [augment, bench, generate, benchGenerate, serve, train, benchLoad, evaluate];

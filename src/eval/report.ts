@@ -1,0 +1,46 @@
+// report.md from the report object (every figure also lives in report.json).
+/* eslint-disable @typescript-eslint/no-explicit-any */
+const f = (x: unknown, d = 3): string => (x === null || x === undefined ? 'n/a' : typeof x === 'number' ? x.toFixed(d) : String(x));
+const ci = (c: any): string => (c ? ` [${f(c.lo)}, ${f(c.hi)}]` : '');
+
+export function writeReportMd(r: any): string {
+  const L: string[] = [];
+  L.push('# face0 eval report', '');
+  L.push('```', r.command ?? '(library call)', '```', '');
+  L.push(`- bundle: \`${r.bundle.dir}\` (${r.bundle.name}), manifest sha256 \`${r.bundle.manifest_sha256}\`, unet sha256 \`${r.bundle.unet_sha256}\``);
+  L.push(`- data: \`${r.data.dir}\`${r.data.holdout ? `, held-out list \`${r.data.holdout}\`` : ' (all identities)'}; ${r.data.identities.length} people x ${r.data.per_identity} photos; real-photo face rate ${f(r.data.real_photo_face_rate)}`);
+  L.push(`- settings: seed ${r.settings.seed}, steps ${r.settings.steps}, face scale ${r.settings.face_scale}, text scale ${r.settings.text_scale}${r.settings.quick ? ', QUICK' : ''}; 95% bootstrap CIs over identities (B=${r.settings.bootstrap}); generated 64px images upscaled to ${r.settings.upscale_for_detection}px (lanczos) for detection`);
+  L.push(`- evaluation network: ${r.networks.eval ? `\`${r.networks.eval.id}\` — ${r.networks.eval.credit}` : `**none available (${r.networks.eval_unavailable}); every identity figure below is from the CONDITIONING network only and is inflated**`}`);
+  L.push(`- conditioning network: \`${r.networks.cond.id}\` (${r.networks.cond.note})`);
+  L.push(`- attribute judge: ${r.networks.attribute_judge}`, '');
+  L.push('## Identity', '', '| network | side | S_same | S_diff | S_gen | G [95% CI] | face rate | images |', '|---|---|---|---|---|---|---|---|');
+  for (const net of Object.keys(r.identity)) {
+    for (const side of ['face', 'base']) {
+      const m = r.identity[net][side];
+      L.push(`| ${net === 'eval' ? 'evaluation' : 'conditioning (inflated)'} | ${side === 'face' ? 'Face0' : 'base model (0 line)'} | ${f(m.s_same)} | ${f(m.s_diff)} | ${f(m.s_gen)}${ci(m.s_gen_ci)} | ${f(m.G)}${ci(m.G_ci)} | ${f(m.face_rate)} | ${m.generated} |`);
+    }
+  }
+  L.push('', 'G = (S_gen − S_diff)/(S_same − S_diff); n/a = undefined (no generated face found, or S_same ≤ S_diff).', '');
+  L.push('## Prompt fidelity (face on)', '', '| prompt | attribute | fidelity Face0 [CI] | fidelity base | face rate | n |', '|---|---|---|---|---|---|');
+  for (const p of r.prompt_fidelity.per_prompt) L.push(`| ${p.prompt} | ${p.attribute ?? '-'} | ${p.classifier ? f(p.fidelity_face) + ci(p.fidelity_face_ci) : 'no classifier'} | ${p.classifier ? f(p.fidelity_base) : '-'} | ${f(p.face_rate)} | ${p.n} |`);
+  L.push('', `Overall (judged prompts, face on): ${f(r.prompt_fidelity.overall_face_on)}.`, '');
+  L.push('Judge accuracy on the real held-out photos (CelebA labels): ' + Object.entries(r.judge_accuracy_real).map(([k, v]: [string, any]) => `${k} ${f(v.accuracy)} (n=${v.n})`).join(', ') + '.', '');
+  L.push('## Text / identity trade-off', '', '| face scale | text scale | G (eval) | G (cond) | fidelity | face rate |', '|---|---|---|---|---|---|');
+  for (const t of r.tradeoff) L.push(`| ${t.face_scale} | ${t.text_scale} | ${f(t.G.eval)} | ${f(t.G.cond)} | ${f(t.fidelity)} | ${f(t.face_rate)} |`);
+  L.push('', '![trade-off](tradeoff.png)', '');
+  L.push('## Character consistency (random identities)', '', '| network | same seed, across prompts [CI] | across seeds, same prompt [CI] |', '|---|---|---|');
+  for (const [net, c] of Object.entries(r.consistency) as [string, any][]) L.push(`| ${net} | ${f(c.same_seed_across_prompts)}${ci(c.same_seed_ci)} | ${f(c.across_seeds_same_prompt)}${ci(c.across_seeds_ci)} |`);
+  L.push('', '## Bias decoupling (prompts naming no gender or age)', '', `Judge: ${r.bias.judge}.`, '', '| | face on | face off (base) |', '|---|---|---|');
+  const b = r.bias;
+  L.push(`| gender follows the reference | ${f(b.gender_follows_reference_face_on.rate)}${ci(b.gender_follows_reference_face_on.ci)} (n=${b.gender_follows_reference_face_on.n}) | ${f(b.gender_follows_reference_face_off.rate)}${ci(b.gender_follows_reference_face_off.ci)} |`);
+  L.push(`| age group follows the reference | ${f(b.age_group_follows_reference_face_on.rate)}${ci(b.age_group_follows_reference_face_on.ci)} | ${f(b.age_group_follows_reference_face_off.rate)}${ci(b.age_group_follows_reference_face_off.ci)} |`);
+  L.push(`| male share (reference: ${f(b.male_share_reference)}) | ${f(b.male_share_face_on)} | ${f(b.male_share_face_off)} |`, '');
+  const s = r.speed;
+  L.push('## Speed (same run, same machine)', '', '| | Face0 | base |', '|---|---|---|');
+  L.push(`| seconds / image | ${f(s.seconds_per_image_face.mean)}${ci(s.seconds_per_image_face.ci)} | ${f(s.seconds_per_image_base.mean)}${ci(s.seconds_per_image_base.ci)} |`);
+  L.push(`| seconds / UNet eval | ${f(s.seconds_per_unet_eval_face.mean, 4)} | ${f(s.seconds_per_unet_eval_base.mean, 4)} |`);
+  L.push('', `Face0/base time ratio ${f(s.ratio_face_over_base)}; peak RSS ${s.peak_rss_mb} MB; ${s.threads} threads; ${s.steps} steps. ${s.note}.`, '');
+  L.push('## Images', '', 'Each row: reference photo | Face0 generation for each prompt (in the order of the fidelity table) | base model for the same prompts and seeds.', '', '![grid](grid.png)', '');
+  L.push(`Run time ${f(r.seconds, 1)} s.`, '');
+  return L.join('\n');
+}

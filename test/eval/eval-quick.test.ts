@@ -1,0 +1,34 @@
+// End to end: `face0 eval --quick` on the tiny bundle with 2 people x 2 photos.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { runEval } from '../../src/eval/run.js';
+import { tinyCeleba } from './helpers.js';
+
+const data = tinyCeleba(2, 2);
+const BUNDLE = resolve(import.meta.dirname, '..', 'fixtures', 'tiny-bundle');
+
+test('eval --quick on the tiny bundle writes report.md/report.json with every section', { skip: data ? false : 'no ../shared/data/celeba-subset', timeout: 60_000 }, async () => {
+  const out = mkdtempSync(join(tmpdir(), 'face0-eval-out-'));
+  const t0 = Date.now();
+  await runEval({ bundleDir: BUNDLE, dataDir: data!.dir, quick: true, outDir: out, command: 'face0 eval --quick (test)' });
+  assert.ok(Date.now() - t0 < 60_000);
+  const r = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+  for (const k of ['command', 'bundle', 'data', 'settings', 'networks', 'identity', 'judge_accuracy_real', 'prompt_fidelity', 'tradeoff', 'consistency', 'bias', 'speed']) assert.ok(k in r, k);
+  assert.match(r.bundle.manifest_sha256, /^[0-9a-f]{64}$/);
+  assert.ok(r.networks.eval, 'evaluation network present');
+  for (const net of ['eval', 'cond']) for (const side of ['face', 'base']) {
+    const m = r.identity[net][side];
+    for (const k of ['s_same', 's_diff', 's_gen', 'G', 'face_rate']) assert.ok(k in m, `${net}.${side}.${k}`);
+    assert.ok(m.s_same > m.s_diff);
+  }
+  assert.equal(r.data.identities.length, 2);
+  assert.ok(r.tradeoff.length >= 2);
+  assert.ok(r.speed.seconds_per_image_face.mean > 0 && r.speed.seconds_per_image_base.mean > 0);
+  const md = readFileSync(join(out, 'report.md'), 'utf8');
+  assert.ok(md.startsWith('# face0 eval report'));
+  assert.ok(md.includes('face0 eval --quick (test)') && md.includes(r.bundle.manifest_sha256));
+  for (const f of ['grid.png', 'tradeoff.png']) assert.ok(existsSync(join(out, f)), f);
+});
