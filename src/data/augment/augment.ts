@@ -43,7 +43,7 @@ export interface AugmentProgress { done: number; total: number | null; kept: num
 export interface AugmentManifest {
   format: 'face0-augment';
   version: 1;
-  settings: { sources: { name: string; root: string }[]; size: number; minFace: number; shardSize: number; holdoutIdentities: number; seed: number; shardIndex: number; shardCount: number; limit: number | null; embedder: string; framing: string };
+  settings: { sources: { name: string; root: string }[]; size: number; minFace: number; jpegQuality: number; shardSize: number; holdoutIdentities: number; seed: number; shardIndex: number; shardCount: number; limit: number | null; embedder: string; framing: string };
   complete: boolean;
   nextItem: number;
   shards: { name: string; samples: number; firstItem: number; endItem: number }[];
@@ -64,11 +64,12 @@ export async function runAugment(opts: AugmentOptions): Promise<AugmentManifest>
   if (!(size >= 16 && size <= 1024)) throw new Error('--size must be in [16, 1024]');
   if (!(shardSize >= 1)) throw new Error('--shard-size must be ≥ 1');
   const procOpts: ProcessOptions = { size, minFace: opts.minFace ?? 40, jpegQuality: opts.jpegQuality ?? 95 };
+  if (!(procOpts.jpegQuality >= 1 && procOpts.jpegQuality <= 100)) throw new Error('--jpeg-quality must be in [1, 100]');
   const { FRAMINGS } = await import('../../face/align.js');
   const probe = await FaceAnalyzer.create();
   const settings: AugmentManifest['settings'] = {
     sources: opts.sources.map((s) => ({ name: s.name, root: s.root })),
-    size, minFace: procOpts.minFace, shardSize, holdoutIdentities: opts.holdoutIdentities ?? 0, seed, shardIndex, shardCount,
+    size, minFace: procOpts.minFace, jpegQuality: procOpts.jpegQuality, shardSize, holdoutIdentities: opts.holdoutIdentities ?? 0, seed, shardIndex, shardCount,
     limit: opts.limit ?? null, embedder: probe.embedderId, framing: JSON.stringify(FRAMINGS.portrait),
   };
 
