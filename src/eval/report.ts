@@ -12,7 +12,11 @@ export function writeReportMd(r: any): string {
   L.push(`- settings: seed ${r.settings.seed}, steps ${r.settings.steps}, face scale ${r.settings.face_scale}, text scale ${r.settings.text_scale}${r.settings.quick ? ', QUICK' : ''}; 95% bootstrap CIs over identities (B=${r.settings.bootstrap}); generated 64px images upscaled to ${r.settings.upscale_for_detection}px (lanczos) for detection`);
   L.push(`- evaluation network: ${r.networks.eval ? `\`${r.networks.eval.id}\` — ${r.networks.eval.credit}` : `**none available (${r.networks.eval_unavailable}); every identity figure below is from the CONDITIONING network only and is inflated**`}`);
   L.push(`- conditioning network: \`${r.networks.cond.id}\` (${r.networks.cond.note})`);
-  L.push(`- attribute judge: ${r.networks.attribute_judge}`, '');
+  L.push(`- attribute judge: ${r.networks.attribute_judge}`);
+  const ac = r.networks.attribute_classifier;
+  L.push(ac && !ac.unavailable
+    ? `- attribute classifier: \`${ac.dir}\` (onnx sha256 \`${ac.onnx_sha256}\`), judges ${ac.judges.join(', ')}; ${ac.note}`
+    : `- attribute classifier: **none (${ac?.unavailable ?? 'not configured'})** — eyeglasses, hat, hair colour, beard prompts are reported as "no classifier"`, '');
   L.push('## Identity', '', '| network | side | S_same | S_diff | S_gen | G [95% CI] | face rate | images |', '|---|---|---|---|---|---|---|---|');
   for (const net of Object.keys(r.identity)) {
     for (const side of ['face', 'base']) {
@@ -21,10 +25,23 @@ export function writeReportMd(r: any): string {
     }
   }
   L.push('', 'G = (S_gen − S_diff)/(S_same − S_diff); n/a = undefined (no generated face found, or S_same ≤ S_diff).', '');
-  L.push('## Prompt fidelity (face on)', '', '| prompt | attribute | fidelity Face0 [CI] | fidelity base | face rate | n |', '|---|---|---|---|---|---|');
-  for (const p of r.prompt_fidelity.per_prompt) L.push(`| ${p.prompt} | ${p.attribute ?? '-'} | ${p.classifier ? f(p.fidelity_face) + ci(p.fidelity_face_ci) : 'no classifier'} | ${p.classifier ? f(p.fidelity_base) : '-'} | ${f(p.face_rate)} | ${p.n} |`);
+  L.push('## Prompt fidelity (face on)', '', '| prompt | attribute | judge | fidelity Face0 [CI] | fidelity base | classifier Face0 / base | face rate | n |', '|---|---|---|---|---|---|---|---|');
+  for (const p of r.prompt_fidelity.per_prompt) {
+    const judge = !p.classifier ? '-' : p.classifier.startsWith('face-api') ? 'face-api' : 'classifier';
+    const second = p.classifier_fidelity_face !== null && p.classifier_fidelity_face !== undefined ? `${f(p.classifier_fidelity_face)} / ${f(p.classifier_fidelity_base)}` : '-';
+    L.push(`| ${p.prompt} | ${p.attribute ?? '-'} | ${judge} | ${p.classifier ? f(p.fidelity_face) + ci(p.fidelity_face_ci) : 'no classifier'} | ${p.classifier ? f(p.fidelity_base) : '-'} | ${second} | ${f(p.face_rate)} | ${p.n} |`);
+  }
+  const notes = [...new Set(r.prompt_fidelity.per_prompt.map((p: any) => p.note).filter((x: unknown) => x))];
+  if (notes.length) L.push('', ...notes.map((n) => `Note: ${n}.`));
+  L.push('', 'Judges: face-api nets for Smiling, Young/Old, Male/Female; the attribute classifier (a separate CNN, not used in generation) for the rest — it reads the generated 64px image directly, an image without a detected face counts as a miss, and it gives a second opinion on the face-api attributes ("classifier" column). Beard = NOT No_Beard, Old = NOT Young.');
   L.push('', `Overall (judged prompts, face on): ${f(r.prompt_fidelity.overall_face_on)}.`, '');
   L.push('Judge accuracy on the real held-out photos (CelebA labels): ' + Object.entries(r.judge_accuracy_real).map(([k, v]: [string, any]) => `${k} ${f(v.accuracy)} (n=${v.n})`).join(', ') + '.', '');
+  if (r.classifier_accuracy_real) {
+    L.push('Attribute classifier on the same real held-out photos (people it never saw; few photos: read the n and positives) vs its own validation split:', '', '| attribute | accuracy (held-out) | balanced acc. (held-out) | positives / n | validation acc. | validation balanced acc. |', '|---|---|---|---|---|---|');
+    const val = ac?.validation ?? {};
+    for (const [k, v] of Object.entries(r.classifier_accuracy_real) as [string, any][]) L.push(`| ${k} | ${f(v.accuracy)} | ${f(v.balanced_accuracy)} | ${v.positives} / ${v.n} | ${f(val[k]?.accuracy)} | ${f(val[k]?.balanced_accuracy)} |`);
+    L.push('');
+  } else L.push('Attribute classifier accuracy on real held-out photos: n/a (no classifier).', '');
   L.push('## Text / identity trade-off', '', '| face scale | text scale | G (eval) | G (cond) | fidelity | face rate |', '|---|---|---|---|---|---|');
   for (const t of r.tradeoff) L.push(`| ${t.face_scale} | ${t.text_scale} | ${f(t.G.eval)} | ${f(t.G.cond)} | ${f(t.fidelity)} | ${f(t.face_rate)} |`);
   L.push('', '![trade-off](tradeoff.png)', '');

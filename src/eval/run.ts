@@ -10,6 +10,7 @@ import { readCeleba, type CelebaRecord } from '../data/sources/celeba.js';
 import { mulberry32, shuffled } from '../data/random.js';
 import { createPipeline, type Pipeline } from '../pipeline/generate.js';
 import { Judges, JUDGED, ageGroup, type ImageJudgement } from './judges.js';
+import { AttributeClassifier, CLASSIFIER_ONLY, CLASSIFIER_SIZE, DEFAULT_ATTRIBUTE_MODEL_DIR, DERIVED, classifierAccuracy, rgbToChw, type AttributeLogits, type ClassifierAccuracy } from './attributes.js';
 import { bootstrapCI, gapClosure, identityMetrics, mean, meanWithCI, sGen, type IdentityEmbeddings, type IdentityMetrics, type Interval } from './metrics.js';
 import { cosine } from './verification.js';
 import { renderGrid, renderTradeoffPlot } from './render.js';
@@ -32,6 +33,8 @@ export interface EvalOptions {
   threads?: number;
   /** 'faceres' (default) or null for the conditioning network only */
   evalNet?: string | null;
+  /** attribute classifier folder (attributes.onnx + attributes.json); default models/attributes; null: none */
+  attributeModelDir?: string | null;
   command?: string;
   log?: (msg: string) => void;
 }
@@ -73,10 +76,12 @@ interface Person {
   id: string;
   photos: CelebaRecord[];
   judged: ImageJudgement[];
+  /** attribute classifier logits per photo (null: no face found, or no classifier) */
+  cls: (AttributeLogits | null)[];
   source: number;
 }
 
-interface GenRecord { png: Buffer; j: ImageJudgement; msPerImage: number; msPerEval: number; faceOn: boolean }
+interface GenRecord { png: Buffer; j: ImageJudgement; cls: AttributeLogits | null; msPerImage: number; msPerEval: number; faceOn: boolean }
 
 const round = (x: number | null | undefined, d = 4): number | null => (x === null || x === undefined || !Number.isFinite(x) ? null : Math.round(x * 10 ** d) / 10 ** d);
 const ci = (c: Interval | null) => (c ? { lo: round(c.lo), hi: round(c.hi), n: c.n } : null);
@@ -107,6 +112,9 @@ export async function runEval(o: EvalOptions): Promise<Record<string, unknown>> 
   const judges = await Judges.create(o.evalNet === undefined ? 'faceres' : o.evalNet);
   const nets: Net[] = judges.evalNet ? ['eval', 'cond'] : ['cond'];
   const pipe: Pipeline = await createPipeline({ bundleDir: o.bundleDir, threads: o.threads, faceAnalyzer: judges.analyzer });
+  const attrDir = o.attributeModelDir === undefined ? DEFAULT_ATTRIBUTE_MODEL_DIR : o.attributeModelDir;
+  const { classifier, error: classifierError } = attrDir === null ? { classifier: null, error: 'disabled' } : await AttributeClassifier.tryLoad(attrDir);
+  if (!classifier) log(`attribute classifier unavailable (${classifierError}): eyeglasses, hat, hair, beard prompts are not judged`);
   const m = pipe.bundle.manifest;
   const steps = o.steps ?? (quick ? Math.min(4, m.defaults.steps) : m.defaults.steps);
   const dFace = m.defaults.face_scale, dText = m.defaults.text_scale;
@@ -117,10 +125,18 @@ export async function runEval(o: EvalOptions): Promise<Record<string, unknown>> 
   for (const id of ids) {
     const photos = shuffled(byId.get(id)!, rand).slice(0, perId);
     const judged: ImageJudgement[] = [];
-    for (const p of photos) judged.push(await judges.judge(await judges.decode(p.path)));
+    const cls: (AttributeLogits | null)[] = [];
+    for (const p of photos) {
+      const img = await judges.decode(p.path);
+      const j = await judges.judge(img);
+      judged.push(j);
+      // same first face as judge(): aligned like the training crops
+      const face = classifier && j.face ? (await judges.analyzer.detect(img))[0] : undefined;
+      cls.push(classifier && face ? await classifier.classifyFace(img, face.landmarks5) : null);
+    }
     const source = judged.findIndex((j) => j.face);
     if (source < 0) continue;
-    people.push({ id, photos, judged, source });
+    people.push({ id, photos, judged, cls, source });
   }
   if (people.length < 2) throw new Error('fewer than two people with a detectable face in their photos');
   const realFaceRate = mean(people.flatMap((p) => p.judged.map((j) => (j.face ? 1 : 0))));
@@ -134,6 +150,18 @@ export async function runEval(o: EvalOptions): Promise<Record<string, unknown>> 
       if (j.attrs && truth !== undefined) xs.push(JUDGED[attr](j.attrs) === truth ? 1 : 0);
     });
     judgeAcc[attr] = { accuracy: round(mean(xs), 3), n: xs.length };
+  }
+  // the attribute classifier on the same real held-out photos (it never saw these people)
+  const classifierAcc: Record<string, ClassifierAccuracy> = {};
+  if (classifier) {
+    for (const attr of classifier.attributes) {
+      const pairs: { pred: boolean; truth: boolean }[] = [];
+      for (const p of people) p.cls.forEach((c, i) => {
+        const truth = p.photos[i].attributes[attr];
+        if (c && truth !== undefined) pairs.push({ pred: classifier.decide(c, attr)!, truth });
+      });
+      classifierAcc[attr] = classifierAccuracy(pairs);
+    }
   }
 
   // --- generation helper -------------------------------------------------------------------------
@@ -158,7 +186,12 @@ export async function runEval(o: EvalOptions): Promise<Record<string, unknown>> 
     (faceOn ? speed.face : speed.base).push(ms);
     (faceOn ? speed.faceEval : speed.baseEval).push(msEval);
     const out: GenRecord[] = [];
-    for (const im of r.images) out.push({ png: im.png, j: await judges.judge(await Judges.upscale(im.png)), msPerImage: ms, msPerEval: msEval, faceOn });
+    for (const im of r.images) {
+      // x0 in [-1, 1] at 64x64 goes in as is; any other bundle size/range: its PNG resized to 64x64
+      const direct = im.pixels && im.pixels.length === 3 * CLASSIFIER_SIZE * CLASSIFIER_SIZE && m.image.pixel_range[0] === -1 && m.image.pixel_range[1] === 1;
+      const cls = classifier ? (await classifier.classifyPixels([direct ? im.pixels! : rgbToChw(await Judges.upscale(im.png, CLASSIFIER_SIZE))]))[0] : null;
+      out.push({ png: im.png, j: await judges.judge(await Judges.upscale(im.png)), cls, msPerImage: ms, msPerEval: msEval, faceOn });
+    }
     return out;
   };
   const emb = (p: Person) => p.judged[p.source].cond!;
@@ -197,35 +230,59 @@ export async function runEval(o: EvalOptions): Promise<Record<string, unknown>> 
   const prompts = quick ? set.prompts.slice(0, 2) : set.prompts;
   const fidPeople = people.slice(0, quick ? 2 : Math.min(people.length, 4));
   log(`prompt fidelity: ${prompts.length} prompts x ${fidPeople.length} people, face on and base`);
-  const fid: { prompt: string; attribute: string | null; judged: boolean; face: number[]; base: number[]; face_rate: number[] }[] = [];
+  // judge per prompt: face-api's nets where they can (Smiling, Young/Old, Male/Female), the attribute
+  // classifier for the rest; the classifier also scores the face-api attributes (second opinion)
+  const judgeOf = (attr: string | null): 'face-api' | 'classifier' | null =>
+    !attr ? null : JUDGED[attr] ? 'face-api' : classifier?.has(attr) ? 'classifier' : null;
+  const fid: { prompt: string; attribute: string | null; judge: 'face-api' | 'classifier' | null; face: number[]; base: number[]; clsFace: number[]; clsBase: number[]; face_rate: number[] }[] = [];
   const grid: { ref: Person; cells: { prompt: string; face: Buffer; base: Buffer }[] }[] = fidPeople.map((p) => ({ ref: p, cells: [] }));
   for (const [pi, ps] of prompts.entries()) {
-    const judge = ps.attribute ? JUDGED[ps.attribute] : undefined;
-    const row = { prompt: ps.prompt, attribute: ps.attribute, judged: !!judge, face: [] as number[], base: [] as number[], face_rate: [] as number[] };
+    const judge = judgeOf(ps.attribute);
+    const attr = ps.attribute;
+    const clsHas = !!(classifier && attr && classifier.has(attr));
+    const row = { prompt: ps.prompt, attribute: attr, judge, face: [] as number[], base: [] as number[], clsFace: [] as number[], clsBase: [] as number[], face_rate: [] as number[] };
+    // like the face-api rows, an image without a detected face counts as a miss (the classifier's
+    // output on a non-face image means nothing)
+    const byClassifier = (g: GenRecord) => (g.j.face && g.cls && classifier!.decide(g.cls, attr!) ? 1 : 0);
     for (const [k, p] of fidPeople.entries()) {
       const s = seed + 1000 + 10 * pi + k;
       const [f] = await gen({ embedding: emb(p), prompt: ps.prompt, faceScale: dFace, seed: s });
       const [b] = await gen({ embedding: emb(p), prompt: ps.prompt, faceScale: 0, seed: s });
       row.face_rate.push(f.j.face ? 1 : 0);
-      if (judge) {
-        row.face.push(f.j.attrs && judge(f.j.attrs) ? 1 : 0);
-        row.base.push(b.j.attrs && judge(b.j.attrs) ? 1 : 0);
+      if (judge === 'face-api') {
+        const jf = JUDGED[attr!];
+        row.face.push(f.j.attrs && jf(f.j.attrs) ? 1 : 0);
+        row.base.push(b.j.attrs && jf(b.j.attrs) ? 1 : 0);
+      } else if (judge === 'classifier') {
+        row.face.push(byClassifier(f));
+        row.base.push(byClassifier(b));
+      }
+      if (clsHas) {
+        row.clsFace.push(byClassifier(f));
+        row.clsBase.push(byClassifier(b));
       }
       grid[k].cells.push({ prompt: ps.prompt, face: f.png, base: b.png });
     }
     fid.push(row);
   }
-  const fidelity = fid.map((r) => ({
-    prompt: r.prompt,
-    attribute: r.attribute,
-    classifier: r.judged ? 'face-api age/gender + expression nets' : null,
-    fidelity_face: r.judged ? round(mean(r.face), 3) : null,
-    fidelity_face_ci: r.judged ? ci(bootstrapCI(r.face, (s) => mean(s), { B, seed })) : null,
-    fidelity_base: r.judged ? round(mean(r.base), 3) : null,
-    face_rate: round(mean(r.face_rate), 3),
-    n: r.face_rate.length,
-  }));
-  const judgedRows = fid.filter((r) => r.judged);
+  const fidelity = fid.map((r) => {
+    const judged = r.judge !== null;
+    const secondOpinion = r.judge === 'face-api' && r.clsFace.length > 0;
+    return {
+      prompt: r.prompt,
+      attribute: r.attribute,
+      classifier: r.judge === 'face-api' ? 'face-api age/gender + expression nets' : r.judge === 'classifier' ? 'attribute classifier (models/attributes)' : null,
+      note: r.attribute && !judged ? (classifier ? `the attribute classifier has no output for ${r.attribute}` : `no classifier: attribute classifier unavailable (${classifierError})`) : null,
+      fidelity_face: judged ? round(mean(r.face), 3) : null,
+      fidelity_face_ci: judged ? ci(bootstrapCI(r.face, (s) => mean(s), { B, seed })) : null,
+      fidelity_base: judged ? round(mean(r.base), 3) : null,
+      classifier_fidelity_face: secondOpinion ? round(mean(r.clsFace), 3) : null,
+      classifier_fidelity_base: secondOpinion ? round(mean(r.clsBase), 3) : null,
+      face_rate: round(mean(r.face_rate), 3),
+      n: r.face_rate.length,
+    };
+  });
+  const judgedRows = fid.filter((r) => r.judge !== null);
   const fidelityOverall = judgedRows.length ? round(mean(judgedRows.flatMap((r) => r.face)), 3) : null;
 
   // --- trade-off grid ----------------------------------------------------------------------------
@@ -357,9 +414,13 @@ export async function runEval(o: EvalOptions): Promise<Record<string, unknown>> 
       eval_unavailable: judges.evalNet ? null : judges.evalNetError,
       cond: { id: judges.analyzer.embedderId, note: 'the conditioning network: scores with it are inflated' },
       attribute_judge: 'face-api ageGenderNet + faceExpressionNet (not used in generation)',
+      attribute_classifier: classifier
+        ? { dir: resolve(classifier.dir), onnx_sha256: await sha256File(join(classifier.dir, 'attributes.onnx')), attributes: classifier.attributes, derived: Object.keys(DERIVED), judges: CLASSIFIER_ONLY.filter((a) => classifier.has(a)), note: 'small CNN trained on the CelebA training crops (held-out people excluded), not used in generation; judges generated 64px images directly (an image without a detected face counts as a miss) and real photos aligned like the training crops', validation: classifier.info.validation?.per_attribute ?? null }
+        : { unavailable: classifierError },
     },
     identity,
     judge_accuracy_real: judgeAcc,
+    classifier_accuracy_real: classifier ? classifierAcc : null,
     prompt_fidelity: { per_prompt: fidelity, overall_face_on: fidelityOverall, people: fidPeople.length },
     tradeoff,
     consistency,
@@ -372,5 +433,6 @@ export async function runEval(o: EvalOptions): Promise<Record<string, unknown>> 
   await writeFile(join(outDir, 'report.md'), writeReportMd(report));
   await pipe.close();
   judges.evalNet?.close();
+  classifier?.close();
   return report;
 }

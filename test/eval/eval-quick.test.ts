@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runEval } from '../../src/eval/run.js';
+import { DEFAULT_ATTRIBUTE_MODEL_DIR as ATTR_MODEL } from '../../src/eval/attributes.js';
 import { tinyCeleba } from './helpers.js';
 
 const data = tinyCeleba(2, 2);
@@ -25,6 +26,21 @@ test('eval --quick on the tiny bundle writes report.md/report.json with every se
     assert.ok(m.s_same > m.s_diff);
   }
   assert.equal(r.data.identities.length, 2);
+  // prompt fidelity: Smiling by face-api; Eyeglasses by the attribute classifier when models/attributes exists
+  const rows = r.prompt_fidelity.per_prompt;
+  const smile = rows.find((p: { attribute: string }) => p.attribute === 'Smiling');
+  assert.match(smile.classifier, /face-api/);
+  const glasses = rows.find((p: { attribute: string }) => p.attribute === 'Eyeglasses');
+  if (existsSync(join(ATTR_MODEL, 'attributes.onnx'))) {
+    assert.match(glasses.classifier, /attribute classifier/);
+    assert.ok(glasses.fidelity_face >= 0 && glasses.fidelity_face <= 1);
+    assert.ok(r.classifier_accuracy_real && r.classifier_accuracy_real.Male.n > 0, 'classifier accuracy on the real photos');
+    assert.ok(smile.classifier_fidelity_face !== null, 'classifier second opinion on Smiling');
+  } else {
+    assert.equal(glasses.classifier, null);
+    assert.match(glasses.note, /no classifier/);
+    assert.equal(r.classifier_accuracy_real, null);
+  }
   assert.ok(r.tradeoff.length >= 2);
   assert.ok(r.speed.seconds_per_image_face.mean > 0 && r.speed.seconds_per_image_base.mean > 0);
   const md = readFileSync(join(out, 'report.md'), 'utf8');

@@ -1,4 +1,4 @@
-"""CLI: python -m face0_trainer train|export|flops|bench|make-fixture ..."""
+"""CLI: python -m face0_trainer train|export|flops|bench|make-fixture|attributes ..."""
 import argparse
 import sys
 
@@ -42,6 +42,16 @@ def main(argv=None):
     mf.add_argument("--out", default="../test/fixtures/tiny-bundle")
     mf.add_argument("--steps", type=int, default=30)
 
+    at = sub.add_parser("attributes", help="train + export the evaluation's attribute classifier (CelebA samples)")
+    at.add_argument("--data", required=True, help="augmented dataset folder (shard-*.tar, holdout.txt)")
+    at.add_argument("--out", required=True, help="output folder (attributes.onnx, attributes.json)")
+    at.add_argument("--seconds", type=float, default=300.0, help="training time budget (default 300)")
+    at.add_argument("--epochs", type=int, default=40, help="at most this many epochs (default 40)")
+    at.add_argument("--batch", type=int, default=64)
+    at.add_argument("--width", type=int, default=32, help="channels of the first conv block")
+    at.add_argument("--seed", type=int, default=0)
+    at.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+
     a = p.parse_args(argv)
     if a.cmd == "train":
         from .train import train
@@ -61,6 +71,10 @@ def main(argv=None):
     elif a.cmd == "bench":
         from .bench import bench
         bench(a.config, a.batch, a.steps)
+    elif a.cmd == "attributes":
+        from .attributes import train_attributes
+        train_attributes(a.data, a.out, seconds=a.seconds, epochs=a.epochs, batch=a.batch, width=a.width,
+                         seed=a.seed, threads=a.threads)
     elif a.cmd == "make-fixture":
         from .fixture import make_fixture
         make_fixture(a.out, a.steps)
