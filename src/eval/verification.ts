@@ -4,11 +4,7 @@ import { mulberry32 } from '../data/random.js';
 
 export interface ScoredPair { score: number; same: boolean }
 
-export function cosine(a: Float32Array, b: Float32Array): number {
-  let dot = 0, na = 0, nb = 0;
-  for (let i = 0; i < a.length; i++) { dot += a[i] * b[i]; na += a[i] * a[i]; nb += b[i] * b[i]; }
-  return dot / Math.sqrt(na * nb);
-}
+export { cosine } from '../identity/vec.js';
 
 /** Best accuracy over all thresholds (pairs with score ≥ t are called "same"). */
 export function bestThreshold(pairs: readonly ScoredPair[]): { threshold: number; accuracy: number } {

@@ -4,6 +4,7 @@ import { faceApiVersion, loadFaceApi, type FaceApi, type RawDetection, type Tens
 import { alignFace, fivePointsFrom68, FRAMINGS, type Framing, type Point } from './align.js';
 import { decodeImage, padMirror, resizeRgb, type DecodeOptions, type RgbImage } from './image.js';
 import { FaceIndexError, NoFaceError } from './errors.js';
+import { normalize } from '../identity/vec.js';
 
 export interface DetectedFace {
   box: [number, number, number, number]; // x, y, width, height in source pixels
@@ -44,13 +45,7 @@ export function embedderId(framing: Framing = FRAMINGS.recognition): string {
 }
 
 export function l2normalize(v: Float32Array): Float32Array {
-  let s = 0;
-  for (let i = 0; i < v.length; i++) s += v[i] * v[i];
-  const n = Math.sqrt(s);
-  if (!(n > 0)) throw new Error('cannot normalise a zero vector');
-  const out = new Float32Array(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = v[i] / n;
-  return out;
+  return normalize(v, 'face embedding');
 }
 
 export class FaceAnalyzer {

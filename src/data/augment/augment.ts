@@ -12,7 +12,8 @@ import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/pro
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { Piscina } from 'piscina';
-import { FaceAnalyzer } from '../../face/analyzer.js';
+import { FRAMINGS } from '../../face/align.js';
+import { embedderId, FaceAnalyzer } from '../../face/analyzer.js';
 import { celebaCaption, utkCaption, type UtkLabel } from '../captions.js';
 import { hashString, mulberry32 } from '../random.js';
 import { shardName, writeShard, type Sample } from '../shards.js';
@@ -65,12 +66,10 @@ export async function runAugment(opts: AugmentOptions): Promise<AugmentManifest>
   if (!(shardSize >= 1)) throw new Error('--shard-size must be ≥ 1');
   const procOpts: ProcessOptions = { size, minFace: opts.minFace ?? 40, jpegQuality: opts.jpegQuality ?? 95 };
   if (!(procOpts.jpegQuality >= 1 && procOpts.jpegQuality <= 100)) throw new Error('--jpeg-quality must be in [1, 100]');
-  const { FRAMINGS } = await import('../../face/align.js');
-  const probe = await FaceAnalyzer.create();
   const settings: AugmentManifest['settings'] = {
     sources: opts.sources.map((s) => ({ name: s.name, root: s.root })),
     size, minFace: procOpts.minFace, jpegQuality: procOpts.jpegQuality, shardSize, holdoutIdentities: opts.holdoutIdentities ?? 0, seed, shardIndex, shardCount,
-    limit: opts.limit ?? null, embedder: probe.embedderId, framing: JSON.stringify(FRAMINGS.portrait),
+    limit: opts.limit ?? null, embedder: embedderId(), framing: JSON.stringify(FRAMINGS.portrait),
   };
 
   await mkdir(opts.out, { recursive: true });
@@ -89,8 +88,10 @@ export async function runAugment(opts: AugmentOptions): Promise<AugmentManifest>
 
   const threads = opts.threads ?? cpus().length;
   const pool = threads > 0 ? new Piscina({ filename: workerFile(), minThreads: threads, maxThreads: threads, atomics: 'disabled' }) : null;
+  // The face models load only where the work runs: in the workers, or here when threads = 0.
+  const local = pool ? null : await FaceAnalyzer.create();
   const run = (bytes: Buffer, name: string): Promise<ProcessResult> =>
-    pool ? pool.run({ bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), name, opts: procOpts }) : processImage(probe, bytes, name, procOpts);
+    pool ? pool.run({ bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), name, opts: procOpts }) : processImage(local!, bytes, name, procOpts);
 
   const started = performance.now() - manifest.seconds * 1000;
   const window = Math.max(4, threads * 4); // in-flight inputs: bounds memory
