@@ -24,16 +24,6 @@ export function resolveBundle(given: string | undefined, notice: (msg: string) =
   throw new Error(`no model bundle: pass --bundle DIR (looked for ${DEFAULT_BUNDLE} and ${FALLBACK_BUNDLE})`);
 }
 
-export function parseNumber(flag: string, integer = false) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n))) {
-      throw new Error(`${flag} expects ${integer ? 'an integer' : 'a number'}, got "${v}"`);
-    }
-    return n;
-  };
-}
-
 export function collect(v: string, prev: string[] = []): string[] {
   return [...prev, v];
 }
