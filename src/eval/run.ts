@@ -1,13 +1,13 @@
 // `face0 eval`: identity (S_same, S_diff, S_gen, G; evaluation network and conditioning network;
 // base model as the zero line), face rate, prompt fidelity, text/identity trade-off grid,
 // character consistency, bias decoupling and speed, on held-out people of a CelebA-layout folder.
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readCeleba, type CelebaRecord } from '../data/sources/celeba.js';
 import { mulberry32, shuffled } from '../data/random.js';
+import { sha256File } from '../model/bundle.js';
 import { createPipeline, type Pipeline } from '../pipeline/generate.js';
 import { Judges, JUDGED, ageGroup, type ImageJudgement } from './judges.js';
 import { AttributeClassifier, CLASSIFIER_ONLY, CLASSIFIER_SIZE, DEFAULT_ATTRIBUTE_MODEL_DIR, DERIVED, classifierAccuracy, rgbToChw, type AttributeLogits, type ClassifierAccuracy } from './attributes.js';
@@ -66,10 +66,6 @@ export async function readHoldout(path: string): Promise<Set<string>> {
     if (src === 'celeba') ids.add(id);
   }
   return ids;
-}
-
-async function sha256File(path: string): Promise<string> {
-  return createHash('sha256').update(await readFile(path)).digest('hex');
 }
 
 interface Person {
