@@ -1,6 +1,6 @@
 // Face analysis: detect every face (box, score, 68 + 5 landmarks), align, and embed into the
 // 128-D identity space of face-api's recognition network.
-import { faceApiVersion, loadFaceApi, type FaceApi, type RawDetection, type Tensor3D } from './backend.js';
+import { faceApiVersion, loadFaceApi, type FaceApi, type Tensor3D } from './backend.js';
 import { alignFace, fivePointsFrom68, FRAMINGS, type Framing, type Point } from './align.js';
 import { decodeImage, padMirror, resizeRgb, type DecodeOptions, type RgbImage } from './image.js';
 import { FaceIndexError, NoFaceError } from './errors.js';

@@ -1,6 +1,6 @@
 // The face0 HTTP server: Fastify app with JSON-schema validated routes, an OpenAPI document,
 // Prometheus metrics, a bounded work queue over N pipelines, and the static web page.
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
 import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';

@@ -39,7 +39,7 @@ function wantsSse(req: FastifyRequest): boolean {
 }
 
 /** Checks that need the bundle (dimensions, embedder, attribute names, parameter combinations) → 400s. */
-function buildOptions(p: Params, files: UploadedFile[], ctx: ServerContext, bundle: Pipeline['bundle'], analyzerEmbedder: string): GenerateOptions {
+function buildOptions(p: Params, files: UploadedFile[], bundle: Pipeline['bundle'], analyzerEmbedder: string): GenerateOptions {
   const m = bundle.manifest;
   const dim = m.face.embedding_dim;
   const sources = [files.length > 0 && 'face', p.embedding && 'embedding', p.random_identity !== undefined && 'random_identity', p.mix && 'mix'].filter(Boolean);
@@ -156,7 +156,7 @@ export function registerGenerate(app: FastifyInstance, ctx: ServerContext): void
         throw new HttpError(415, 'unsupported_media_type', 'send application/json or multipart/form-data');
       }
       for (const [i, f] of files.entries()) await checkImage(f.data, files.length > 1 ? `face ${i + 1}` : 'face', ctx.opts.maxPixels);
-      const opts = buildOptions(params, files, ctx, bundle, analyzer.embedderId);
+      const opts = buildOptions(params, files, bundle, analyzer.embedderId);
 
       if (gen.full) throw new QueueFullError(gen.retryAfterS());
       const work = new RequestWork(req, reply, ctx.opts.timeoutMs, ctx.metrics);
