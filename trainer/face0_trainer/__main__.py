@@ -1,9 +1,13 @@
 """CLI: python -m face0_trainer train|export|flops|bench|make-fixture|attributes ..."""
 import argparse
+import faulthandler
+import signal
 import sys
 
 
 def main(argv=None):
+    if hasattr(signal, "SIGUSR1"):
+        faulthandler.register(signal.SIGUSR1, all_threads=True)   # `kill -USR1 PID`: where is a stuck run?
     p = argparse.ArgumentParser(prog="python -m face0_trainer", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
 

@@ -38,6 +38,8 @@ class TrainConfig:
     lr: float = 3e-4
     weight_decay: float = 0.01
     warmup: int = 200
+    lr_decay: str = "cosine"      # after warm-up: "cosine" to lr_floor x lr at the stage's last step, or "constant"
+    lr_floor: float = 0.1
     grad_clip: float = 1.0
     ema_decay: float = 0.999
     p_face_drop: float = 0.1
@@ -46,6 +48,7 @@ class TrainConfig:
     num_workers: int = -1         # DataLoader workers per process; -1: auto (GPU: up to 8, CPU: 1)
     shuffle_buffer: int = 1000
     hflip: bool = True
+    mask_edges: bool = True       # leave replicated edge rows/columns (clamped crops) out of the loss
     min_count: int = 1            # tokenizer: minimum word count in training captions
     timesteps: int = 1000         # T
     compile: bool = True          # torch.compile on CUDA when available

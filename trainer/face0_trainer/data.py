@@ -102,19 +102,49 @@ def load_image(jpg_bytes, resolution):
     return a.transpose(2, 0, 1)
 
 
+# Mean |difference| between neighbouring rows (or columns) below which an edge row counts as
+# replicated: 1.5 grey levels, in the [-1, 1] pixel scale.
+REPLICATED_DIFF = 1.5 / 127.5
+
+
+def edge_runs(a, thr=REPLICATED_DIFF):
+    """(top, bottom, left, right): how many rows/columns at each edge of a [C,H,W] image are copies
+    of their inner neighbour. The aligner clamps pixels that fall outside the source photo, so a
+    crop reaching past a tight source (UTKFace chips: about 25 of 64 rows and columns) carries
+    streaks that are not image content."""
+    def run(d):
+        below = d < thr
+        return int(np.argmin(below)) if not below.all() else len(d)
+    dr = np.abs(np.diff(a, axis=1)).mean(axis=(0, 2))      # H-1 row-to-row differences
+    dc = np.abs(np.diff(a, axis=2)).mean(axis=(0, 1))      # W-1 column-to-column differences
+    return run(dr), run(dr[::-1]), run(dc), run(dc[::-1])
+
+
+def edge_mask(a, thr=REPLICATED_DIFF):
+    """[1,H,W] float32 loss mask: 0 on replicated edge rows/columns (edge_runs), 1 elsewhere."""
+    _, h, w = a.shape
+    top, bottom, left, right = edge_runs(a, thr)
+    m = np.zeros((1, h, w), np.float32)
+    if top + bottom < h and left + right < w:
+        m[:, top:h - bottom, left:w - right] = 1.0
+    return m
+
+
 class ShardStream(torch.utils.data.IterableDataset):
-    """Infinite stream of batches dicts: image [B,3,H,W] float32 in [-1,1], input_ids [B,L] int64,
-    embedding [B,E] float32, epoch, batch (position of the batch in its epoch)."""
+    """Infinite stream of batches dicts: image [B,3,H,W] float32 in [-1,1], mask [B,1,H,W] float32
+    (edge_mask; all ones when mask_edges is off), input_ids [B,L] int64, embedding [B,E] float32,
+    epoch, batch (position of the batch in its epoch)."""
 
     def __init__(self, data_dir, tokenizer, batch, resolution, context_length, face_tokens,
                  seed=0, rank=0, world_size=1, start=(0, 0), shuffle_buffer=1000, hflip=True,
-                 max_epochs=None):
+                 max_epochs=None, mask_edges=False):
         super().__init__()
         self.data_dir, self.tok, self.batch = data_dir, tokenizer, batch
         self.res, self.L, self.K = resolution, context_length, face_tokens
         self.seed, self.rank, self.world = seed, rank, world_size
         self.start = tuple(start)
         self.buf, self.hflip, self.max_epochs = shuffle_buffer, hflip, max_epochs
+        self.mask_edges = mask_edges
         self.shards = list_shards(data_dir)
         if len(self.shards) < world_size:
             raise ValueError(f"{len(self.shards)} shards for {world_size} ranks: each rank needs one")
@@ -149,7 +179,7 @@ class ShardStream(torch.utils.data.IterableDataset):
     def decode(self, samples, epoch, b):
         rng = np.random.default_rng([self.seed, epoch, self.rank, 2, b])
         flips = rng.random(len(samples)) < 0.5
-        imgs = []
+        imgs, masks = [], []
         files = {}
         for s, flip in zip(samples, flips):
             path, off, size = s["jpg"]
@@ -161,9 +191,10 @@ class ShardStream(torch.utils.data.IterableDataset):
             if self.hflip and flip:
                 a = a[:, :, ::-1]
             imgs.append(np.ascontiguousarray(a))
+            masks.append(edge_mask(a) if self.mask_edges else np.ones((1,) + a.shape[1:], np.float32))
         for f in files.values():
             f.close()
-        return {"image": torch.from_numpy(np.stack(imgs)),
+        return {"image": torch.from_numpy(np.stack(imgs)), "mask": torch.from_numpy(np.stack(masks)),
                 "input_ids": torch.tensor([self.tok.encode(s["caption"], self.L, self.K) for s in samples],
                                           dtype=torch.long),
                 "embedding": torch.from_numpy(np.stack([s["embedding"] for s in samples])),

@@ -183,6 +183,24 @@ def sample_grid(model, tok, cfg, sched, embeddings, path, steps=20, text_scale=3
 
 # ----------------------------------------------------------------------------- training
 
+def lr_factor(step, warmup, steps, decay="cosine", floor=0.1):
+    """Multiplier of the base learning rate: linear warm-up, then constant or a cosine from 1 down to
+    `floor` at `steps` (the stage's last step; a time-budgeted run that stops early keeps a higher lr)."""
+    w = min(1.0, (step + 1) / warmup)
+    if decay == "constant" or steps <= warmup:
+        return w
+    if decay != "cosine":
+        raise ValueError(f"unknown lr_decay {decay!r} (expected cosine or constant)")
+    p = min(1.0, max(0.0, (step - warmup) / (steps - warmup)))
+    return w * (floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * p)))
+
+
+def masked_mse(pred, target, mask):
+    """Mean squared error over the pixels where mask [B,1,H,W] is 1 (all pixels: plain MSE)."""
+    se = (pred - target).pow(2) * mask
+    return se.sum() / (mask.sum() * pred.shape[1]).clamp(min=1.0)
+
+
 class StopFlag:
     def __init__(self):
         self.stop = False
@@ -267,7 +285,7 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
     ema = copy.deepcopy(model).float().requires_grad_(False).eval()
     opt = make_optimizer(model, tc, device)
     warm = max(1, tc.warmup)
-    sched_lr = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm))
+    sched_lr = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, warm, steps, tc.lr_decay, tc.lr_floor))
     sched = Schedule(tc.timesteps)
     gen = torch.Generator(device=device)
     gen.manual_seed(tc.seed * 1000003 + rank)
@@ -298,7 +316,7 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
     start = tuple(positions[rank]) if positions else (0, 0)
     ds = ShardStream(data, tok, tc.batch, m.resolution, m.context_length, m.face_tokens, seed=tc.seed,
                      rank=rank, world_size=world, start=start, shuffle_buffer=tc.shuffle_buffer,
-                     hflip=tc.hflip)
+                     hflip=tc.hflip, mask_edges=tc.mask_edges)
     loader = iter(make_loader(ds, workers, pin_memory=cuda))
     pos = list(start)
 
@@ -355,6 +373,7 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
                 x0 = x0.contiguous(memory_format=torch.channels_last)
             ids = b["input_ids"].to(device, non_blocking=True)
             emb = b["embedding"].to(device, non_blocking=True)
+            mask = b["mask"].to(device, non_blocking=True)
             B = x0.shape[0]
             t = torch.randint(0, sched.T, (B,), generator=gen, device=device)
             noise = torch.randn(x0.shape, generator=gen, device=device)
@@ -367,7 +386,7 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
                     pred = train_model(*args)
             else:
                 pred = train_model(*args)
-            loss = F.mse_loss(pred.float(), target)
+            loss = masked_mse(pred.float(), target, mask)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if tc.grad_clip:
@@ -417,6 +436,10 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
         stopper.uninstall()
         if metrics:
             metrics.close()
+        # join the DataLoader workers now rather than from a finaliser during teardown
+        shutdown = getattr(loader, "_shutdown_workers", None)
+        if shutdown is not None:
+            shutdown()
     if world > 1:
         dist.barrier()
         dist.destroy_process_group()

@@ -1,8 +1,10 @@
 import tarfile
 
+import numpy as np
 import torch
 
-from face0_trainer.data import ShardStream, make_loader, iter_shard, read_holdout, list_shards
+from face0_trainer.data import (ShardStream, make_loader, iter_shard, read_holdout, list_shards, edge_runs,
+                                edge_mask)
 
 
 def stream(shards, tok, cfg, **kw):
@@ -76,3 +78,43 @@ def test_ranks_get_disjoint_shards(shards, tokenizer, tiny_cfg):
     for epoch in range(3):
         s0, s1 = set(r0.rank_shards(epoch)), set(r1.rank_shards(epoch))
         assert not s0 & s1 and len(s0 | s1) == 3
+
+
+def test_edge_runs_find_replicated_borders():
+    rng = np.random.default_rng(0)
+    a = rng.uniform(-1, 1, (3, 64, 64)).astype(np.float32)
+    a[:, :5, :] = a[:, 5:6, :]                 # rows 0-4 copy row 5 (a clamped top border)
+    a[:, :, -3:] = a[:, :, -4:-3]              # the last 3 columns copy the one before
+    assert edge_runs(a) == (5, 0, 0, 3)
+    m = edge_mask(a)
+    assert m.shape == (1, 64, 64) and m[0, :5].sum() == 0 and m[0, :, -3:].sum() == 0
+    assert m.sum() == (64 - 5) * (64 - 3)
+    assert edge_runs(rng.uniform(-1, 1, (3, 64, 64)).astype(np.float32)) == (0, 0, 0, 0)
+    flat = np.zeros((3, 64, 64), np.float32)   # nothing but copies: left out of the loss entirely
+    assert edge_mask(flat).sum() == 0
+
+
+def test_masked_mse():
+    from face0_trainer.train import masked_mse
+    g = torch.Generator().manual_seed(0)
+    pred, target = torch.randn(2, 3, 8, 8, generator=g), torch.randn(2, 3, 8, 8, generator=g)
+    ones = torch.ones(2, 1, 8, 8)
+    assert torch.allclose(masked_mse(pred, target, ones), torch.nn.functional.mse_loss(pred, target))
+    mask = ones.clone()
+    mask[:, :, :2] = 0
+    assert torch.allclose(masked_mse(pred, target, mask),
+                          torch.nn.functional.mse_loss(pred[:, :, 2:], target[:, :, 2:]))
+    assert masked_mse(pred, target, torch.zeros(2, 1, 8, 8)).item() == 0.0
+
+
+def test_stream_masks(shards, tokenizer, tiny_cfg):
+    m = tiny_cfg.model
+    ds = ShardStream(shards, tokenizer, 4, m.resolution, m.context_length, m.face_tokens, max_epochs=1,
+                     mask_edges=True)
+    b = next(iter(ds))
+    assert b["mask"].shape == (4, 1, m.resolution, m.resolution)
+    for img, mask in zip(b["image"].numpy(), b["mask"].numpy()):
+        assert np.array_equal(mask, edge_mask(img))
+    plain = next(iter(ShardStream(shards, tokenizer, 4, m.resolution, m.context_length, m.face_tokens,
+                                  max_epochs=1)))
+    assert bool((plain["mask"] == 1).all())
