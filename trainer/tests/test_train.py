@@ -168,3 +168,18 @@ def test_lr_factor_warmup_then_cosine():
     assert lr_factor(80, 10, 100, decay="constant") == 1.0
     vals = [lr_factor(s, 10, 100) for s in range(10, 101)]
     assert all(a >= b for a, b in zip(vals, vals[1:]))
+
+
+def test_cpu_threads_leave_cores_to_loader_workers(monkeypatch):
+    from face0_trainer import train as tr
+    monkeypatch.delenv("FACE0_THREADS", raising=False)
+    monkeypatch.setattr(tr, "cpu_count", lambda: 8)
+    monkeypatch.setattr(tr.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    assert tr.cpu_threads(1, 0) == 8 and tr.cpu_threads(1, 1) == 7 and tr.cpu_threads(2, 1) == 3
+    monkeypatch.setattr(tr, "cpu_count", lambda: 2)
+    assert tr.cpu_threads(1, 1) == 1 and tr.cpu_threads(2, 1) == 1
+    monkeypatch.setattr(tr.os, "getloadavg", lambda: (3.0, 0.0, 0.0))     # someone else is busy
+    monkeypatch.setattr(tr, "cpu_count", lambda: 8)
+    assert tr.cpu_threads(1, 1) == 4
+    monkeypatch.setenv("FACE0_THREADS", "5")
+    assert tr.cpu_threads(1, 1) == 5
