@@ -20,6 +20,8 @@ def main(argv=None):
     t.add_argument("--batch", type=int, help="batch per process (default from the config)")
     t.add_argument("--config", default="default", choices=["default", "tiny"])
     t.add_argument("--resume", action="store_true", help="continue from OUT/ckpt.pt exactly")
+    t.add_argument("--mask-edges", action="store_true",
+                   help="leave replicated (clamped) crop borders out of the loss (see README)")
     t.add_argument("--ckpt-every", type=int, default=500)
     t.add_argument("--sample-every", type=int, default=1000, help="0: never")
     t.add_argument("--seconds", type=float, help="time budget; checkpoints and stops when spent")
@@ -61,7 +63,8 @@ def main(argv=None):
         from .train import train
         train(a.data, a.out, stage=a.stage, init=a.init, steps=a.steps, batch=a.batch, config=a.config,
               resume=a.resume, ckpt_every=a.ckpt_every, sample_every=a.sample_every, seconds=a.seconds,
-              log_every=a.log_every, num_workers=a.workers, seed=a.seed, lr=a.lr)
+              log_every=a.log_every, num_workers=a.workers, seed=a.seed, lr=a.lr,
+              mask_edges=a.mask_edges or None)
     elif a.cmd == "export":
         from .export import export
         export(a.ckpt, a.data, a.out, name=a.name)

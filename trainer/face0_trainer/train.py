@@ -218,7 +218,7 @@ class StopFlag:
 
 def train(data, out, stage="base", init=None, steps=1000, batch=None, config="default", resume=False,
           ckpt_every=500, sample_every=1000, seconds=None, log_every=10, num_workers=None, seed=None,
-          lr=None, quiet=False):
+          lr=None, quiet=False, mask_edges=None):
     rank, world, local, device = setup_distributed()
     is_main = rank == 0
     log = (lambda *a: print(*a, flush=True)) if (is_main and not quiet) else (lambda *a: None)
@@ -265,6 +265,8 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
             tc.seed = seed
         if lr is not None:
             tc.lr = lr
+        if mask_edges is not None:
+            tc.mask_edges = mask_edges
     if tok is None:
         tok = Tokenizer.build(iter_captions(data), tc.min_count)
         log(f"tokenizer: {len(tok)} words from the training captions (min count {tc.min_count})")
