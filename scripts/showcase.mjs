@@ -5,19 +5,22 @@
 // random-identity characters across the same prompts; an interpolation (slerp) between two held-out
 // people; attribute sliders. Only generated pixels are written: the reference photos are CelebA's
 // and stay in ../shared. Everything that made a grid (photos, seeds, scales) goes to showcase.json.
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Command } from 'commander';
 import sharp from 'sharp';
 import { createPipeline, makeGrid, slerp } from '../dist/index.js';
+import { readIdentities } from '../dist/data/sources/celeba.js';
+import { readHoldout } from '../dist/eval/run.js';
+import { intOption } from '../dist/cli/options.js';
 
 const program = new Command('showcase')
   .option('--bundle <dir>', 'model bundle', 'models/face0-64')
   .option('--data <dir>', 'CelebA subset (identity.txt, images/)', '../shared/data/celeba-subset')
   .option('--holdout <file>', "the dataset's held-out people", 'work/data64/holdout.txt')
   .option('--out <dir>', 'output folder', 'docs/images')
-  .option('--seed <n>', 'first seed', (v) => Number.parseInt(v, 10), 1)
-  .option('--scale <n>', 'upscale factor of each 64x64 image in the grids', (v) => Number.parseInt(v, 10), 2)
+  .option('--seed <n>', 'first seed', intOption, 1)
+  .option('--scale <n>', 'upscale factor of each 64x64 image in the grids', intOption, 2)
   .parse();
 const o = program.opts();
 
@@ -31,14 +34,10 @@ const PROMPTS = [
 ];
 
 async function heldOutPeople() {
-  const ids = (await readFile(o.holdout, 'utf8')).split('\n').map((l) => l.trim())
-    .filter((l) => l.startsWith('celeba:')).map((l) => l.slice('celeba:'.length));
+  const held = await readHoldout(o.holdout);
   const byId = new Map();
-  for (const line of (await readFile(path.join(o.data, 'identity.txt'), 'utf8')).split('\n')) {
-    const [file, id] = line.trim().split(/\s+/);
-    if (file && id) byId.set(id, [...(byId.get(id) ?? []), path.join(o.data, 'images', file)]);
-  }
-  return ids.map((id) => ({ id, photos: (byId.get(id) ?? []).sort() })).filter((p) => p.photos.length > 0);
+  for (const [file, id] of await readIdentities(o.data)) byId.set(id, [...(byId.get(id) ?? []), path.join(o.data, 'images', file)]);
+  return [...held].map((id) => ({ id, photos: (byId.get(id) ?? []).sort() })).filter((p) => p.photos.length > 0);
 }
 
 const up = (png) => sharp(png).resize({ width: 64 * o.scale, kernel: 'lanczos3' }).png().toBuffer();
