@@ -377,7 +377,7 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
                 x0 = x0.contiguous(memory_format=torch.channels_last)
             ids = b["input_ids"].to(device, non_blocking=True)
             emb = b["embedding"].to(device, non_blocking=True)
-            mask = b["mask"].to(device, non_blocking=True)
+            mask = b["mask"].to(device, non_blocking=True) if tc.mask_edges else None
             B = x0.shape[0]
             t = torch.randint(0, sched.T, (B,), generator=gen, device=device)
             noise = torch.randn(x0.shape, generator=gen, device=device)
@@ -390,7 +390,7 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
                     pred = train_model(*args)
             else:
                 pred = train_model(*args)
-            loss = masked_mse(pred.float(), target, mask)
+            loss = masked_mse(pred.float(), target, mask) if mask is not None else F.mse_loss(pred.float(), target)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if tc.grad_clip:
