@@ -51,7 +51,10 @@ const BEARD = ['a beard', 'a full beard'];
 const OPENERS = ['a photo of', 'a portrait of', 'a close-up photo of', 'a picture of', 'a headshot of', ''];
 
 function person(male: boolean | undefined, young: boolean | undefined, rand: Rand, ageWords?: string): string {
-  const noun = male === undefined ? pick(['person', 'person', 'face'], rand) : male ? pick(['man', 'man', 'guy'], rand) : pick(['woman', 'woman', 'lady'], rand);
+  // "person" is in most users' prompts (and every evaluation prompt): about one caption in four
+  // uses it whatever the gender, so the word is learnt and stays gender-neutral
+  const noun = male === undefined || rand() < 0.25 ? pick(['person', 'person', 'face'], rand)
+    : male ? pick(['man', 'man', 'guy', 'male'], rand) : pick(['woman', 'woman', 'lady', 'female'], rand);
   if (ageWords) return `${ageWords} ${noun}`;
   if (young === undefined) return noun;
   if (young) return rand() < 0.5 ? `young ${noun}` : noun;
@@ -115,7 +118,8 @@ function ageNoun(age: number, male: boolean, rand: Rand): string {
   if (age < 3) return 'baby';
   if (age < 13) return male ? pick(['boy', 'little boy'], rand) : pick(['girl', 'little girl'], rand);
   if (age < 20) return male ? pick(['teenage boy', 'boy'], rand) : pick(['teenage girl', 'girl'], rand);
-  return male ? 'man' : 'woman';
+  if (rand() < 0.25) return 'person';
+  return male ? pick(['man', 'man', 'guy'], rand) : pick(['woman', 'woman', 'lady'], rand);
 }
 
 /** A caption for UTKFace labels: age in words or as a group, gender, ethnicity (each optional). */

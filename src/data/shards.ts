@@ -18,6 +18,8 @@ export interface SampleMeta {
   faces: number;
   size: number;
   embedder: string;
+  /** The crop's framing (the portrait framing, zoomed in where the photo is too tight for it). */
+  framing?: { zoom: number; shiftY: number };
 }
 
 export interface Sample {
@@ -29,6 +31,8 @@ export interface Sample {
 }
 
 export const shardName = (index: number): string => `shard-${String(index).padStart(6, '0')}.tar`;
+/** Shards of the held-out people (validation only: the trainer refuses to read them). */
+export const holdoutShardName = (index: number): string => `holdout-${String(index).padStart(6, '0')}.tar`;
 const MTIME = new Date('2020-01-01T00:00:00Z'); // fixed, so identical input gives identical bytes
 
 /** Writes one shard atomically. */

@@ -30,11 +30,42 @@ export const FRAMINGS = {
   recognition: { zoom: 1.0, shiftY: -0.15 },
   /** Whole head with hair and hats: the training crops and what the model generates. */
   portrait: { zoom: 1.55, shiftY: 0.05 },
+  /** The closest framing a training crop is moved to when the photo cannot hold the portrait one (fitFraming). */
+  tight: { zoom: 0.9, shiftY: -0.15 },
 } as const satisfies Record<string, Framing>;
 
 /** Template points in output pixel coordinates for a crop of `size` with a framing. */
 export function templatePoints(size: number, framing: Framing): Point[] {
   return TEMPLATE_5.map(([x, y]) => [((x - 0.5) / framing.zoom + 0.5) * size, ((y - 0.5) / framing.zoom + 0.5 + framing.shiftY) * size]);
+}
+
+/**
+ * The framing closest to `framing` on the line from it to `tightest` (zoom and shiftY moved
+ * together) whose crop lies inside the source photo, so that no output pixel is a clamped copy of
+ * the photo's border. Tight sources (UTKFace chips) cannot hold the whole-head portrait framing:
+ * clamping drew streaks over about 60 % of the crop there (mostly above the head), which a
+ * generator learns to draw. Fitting per photo keeps crops real content, at the price of a closer
+ * face on tight photos; past `tightest` the rest is clamped as before. Binary search on the
+ * position along the line: the crop is a (rotated) square, inside the photo exactly when its four
+ * corners are.
+ */
+export function fitFraming(landmarks5: readonly Point[], width: number, height: number, size: number, framing: Framing, tightest: Framing = FRAMINGS.tight): Framing {
+  const at = (t: number): Framing => ({ zoom: framing.zoom + t * (tightest.zoom - framing.zoom), shiftY: framing.shiftY + t * (tightest.shiftY - framing.shiftY) });
+  const fits = (t: number): boolean => {
+    const m = estimateSimilarity(templatePoints(size, at(t)), landmarks5);
+    return ([[0, 0], [size, 0], [0, size], [size, size]] as Point[]).every((c) => {
+      const [x, y] = applySimilarity(m, c);
+      return x >= 0 && y >= 0 && x <= width && y <= height;
+    });
+  };
+  if (fits(0)) return framing;
+  if (!fits(1)) return tightest;
+  let lo = 0, hi = 1; // fits(hi) holds
+  for (let i = 0; i < 12; i++) {
+    const mid = (lo + hi) / 2;
+    if (fits(mid)) hi = mid; else lo = mid;
+  }
+  return at(hi); // not rounded: a rounded framing can reach a fraction of a pixel outside
 }
 
 /** Similarity transform as the 2x3 matrix [[a, -b, tx], [b, a, ty]]: p' = (a·x − b·y + tx, b·x + a·y + ty). */

@@ -128,6 +128,16 @@ describe('face0 augment (real images)', { skip: !have && 'needs ../shared/data a
       }
     }
     assert.equal(n, m.counts.kept);
+    // the held-out people's samples go to holdout-*.tar only (validation losses; the trainer refuses them)
+    const hold = readdirSync(full).filter((f) => /^holdout-\d+\.tar$/.test(f)).sort();
+    assert.deepEqual(hold, m.holdoutShards.map((h: { name: string }) => h.name).sort());
+    let nh = 0;
+    for (const f of hold) for await (const s of readShard(join(full, f))) {
+      nh++;
+      assert.ok(holdout.includes(`celeba:${s.meta.identity}`), `${s.key} in ${f} is not a held-out person`);
+      assert.ok(s.meta.framing && s.meta.framing.zoom <= 1.55, 'framing recorded');
+    }
+    assert.ok(nh >= 8 && nh <= 10, `${nh} held-out samples of 10 photos`);
     const stats = JSON.parse(readFileSync(join(full, 'identity_stats.json'), 'utf8'));
     assert.equal(stats.count, m.counts.kept);
     assert.equal(stats.mean.length, 128);

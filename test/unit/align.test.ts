@@ -4,7 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  alignFace, applySimilarity, estimateSimilarity, fivePointsFrom68, FRAMINGS, similarityScale,
+  alignFace, applySimilarity, estimateSimilarity, fitFraming, fivePointsFrom68, FRAMINGS, similarityScale,
   TEMPLATE_5, templatePoints, type Point, type Similarity,
 } from '../../src/face/align.js';
 import type { RgbImage } from '../../src/face/image.js';
@@ -275,5 +275,34 @@ describe('alignFace', () => {
     for (const size of [0, 7, -64, 64.5, Number.NaN, 2049, Infinity]) {
       assert.throws(() => alignFace(img, lm, size), /size must be an integer/, `size ${size}`);
     }
+  });
+});
+
+describe('fitFraming', () => {
+  // landmarks of a face placed by the template at `zoom` in a square photo of side `side`
+  const face = (side: number, zoom: number, shiftY = 0): Point[] => templatePoints(side, { zoom, shiftY });
+  const corners = (lm: Point[], size: number, f: { zoom: number; shiftY: number }) => {
+    const m = estimateSimilarity(templatePoints(size, f), lm);
+    return ([[0, 0], [size, 0], [0, size], [size, size]] as Point[]).map((c) => applySimilarity(m, c));
+  };
+
+  test('a photo that holds the portrait framing keeps it', () => {
+    const lm = face(400, 3.0); // a small face in a big photo
+    assert.deepEqual(fitFraming(lm, 400, 400, 64, FRAMINGS.portrait), FRAMINGS.portrait);
+  });
+
+  test('a tight photo moves towards the tight framing just far enough to stay inside', () => {
+    const lm = face(200, 1.2, -0.05); // a close chip, like UTKFace's
+    const f = fitFraming(lm, 200, 200, 64, FRAMINGS.portrait);
+    assert.ok(f.zoom < FRAMINGS.portrait.zoom && f.zoom > FRAMINGS.tight.zoom, JSON.stringify(f));
+    for (const [x, y] of corners(lm, 64, f)) assert.ok(x >= -1e-9 && y >= -1e-9 && x <= 200 + 1e-9 && y <= 200 + 1e-9, `corner ${x},${y} outside`);
+    // a little less tight would leave the photo (the search is not lazy)
+    const looser = { zoom: f.zoom + 0.03, shiftY: f.shiftY + 0.03 * (FRAMINGS.portrait.shiftY - FRAMINGS.tight.shiftY) / (FRAMINGS.portrait.zoom - FRAMINGS.tight.zoom) };
+    assert.ok(corners(lm, 64, looser).some(([x, y]) => x < 0 || y < 0 || x > 200 || y > 200));
+  });
+
+  test('a photo too tight for any framing gets the tightest one', () => {
+    const lm = face(100, 0.5); // the face fills more than the photo
+    assert.deepEqual(fitFraming(lm, 100, 100, 64, FRAMINGS.portrait), FRAMINGS.tight);
   });
 });

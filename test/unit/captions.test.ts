@@ -106,19 +106,25 @@ describe('celebaCaption', () => {
     }
   });
 
-  test('the gender word follows Male', () => {
-    const manWord = /\b(man|men|guy|boy|gentleman)\b/;
-    const womanWord = /\b(woman|women|lady|girl)\b/;
+  test('the gender word follows Male; "person" is used often, for both', () => {
+    const manWord = /\b(man|men|guy|boy|gentleman|male)\b/;
+    const womanWord = /\b(woman|women|lady|girl|female)\b/;
+    const neutral = /\b(person|face)\b/;
+    let persons = 0;
     for (let seed = 0; seed < 200; seed++) {
       const m = caption(attrs(['Male', 'Young', 'Smiling']), seed);
-      assert.ok(manWord.test(m) && !womanWord.test(m), `male: "${m}"`);
+      assert.ok((manWord.test(m) || neutral.test(m)) && !womanWord.test(m), `male: "${m}"`);
       const f = caption(attrs(['Young', 'Smiling', 'Wearing_Lipstick']), seed);
-      assert.ok(womanWord.test(f) && !manWord.test(f), `female: "${f}"`);
+      assert.ok((womanWord.test(f) || neutral.test(f)) && !manWord.test(f), `female: "${f}"`);
+      if (/\bperson\b/.test(m)) persons++;
+      if (/\bperson\b/.test(f)) persons++;
       const { Male: _drop, ...noGender } = attrs(['Smiling']);
       const n = caption(noGender, seed);
       assert.ok(!manWord.test(n) && !womanWord.test(n), `no gender label: "${n}"`);
       assert.ok(/\b(person|face)\b/.test(n), `no gender label names a person: "${n}"`);
     }
+    // ~25 % x 2/3 ("person" of person/person/face) of 400 gendered captions
+    assert.ok(persons > 30 && persons < 120, `"person" in ${persons}/400 gendered captions`);
   });
 
   test('age words follow Young', () => {
@@ -201,8 +207,8 @@ describe('UTKFace names and captions', () => {
           else if (age < 13) assert.match(c, gender === 'male' ? /\bboy\b/ : /\bgirl\b/);
           else if (age < 20) assert.match(c, gender === 'male' ? /\bboy\b/ : /\bgirl\b/);
           else {
-            assert.match(c, gender === 'male' ? /\bman\b/ : /\bwoman\b/);
-            assert.doesNotMatch(c, gender === 'male' ? /\bwoman\b/ : /\bman\b/);
+            assert.match(c, gender === 'male' ? /\b(man|guy|person)\b/ : /\b(woman|lady|person)\b/);
+            assert.doesNotMatch(c, gender === 'male' ? /\b(woman|lady)\b/ : /\b(man|guy)\b/);
           }
         }
         if (age >= 20) {

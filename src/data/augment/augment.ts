@@ -16,7 +16,7 @@ import { FRAMINGS } from '../../face/align.js';
 import { embedderId, FaceAnalyzer } from '../../face/analyzer.js';
 import { celebaCaption, utkCaption, type UtkLabel } from '../captions.js';
 import { hashString, mulberry32 } from '../random.js';
-import { shardName, writeShard, type Sample } from '../shards.js';
+import { holdoutShardName, shardName, writeShard, type Sample } from '../shards.js';
 import type { Source, SourceItem } from '../sources/types.js';
 import { chooseHoldout, holdoutTag } from './holdout.js';
 import { processImage, type ProcessOptions, type ProcessResult } from './process.js';
@@ -44,10 +44,12 @@ export interface AugmentProgress { done: number; total: number | null; kept: num
 export interface AugmentManifest {
   format: 'face0-augment';
   version: 1;
-  settings: { sources: { name: string; root: string }[]; size: number; minFace: number; jpegQuality: number; shardSize: number; holdoutIdentities: number; seed: number; shardIndex: number; shardCount: number; limit: number | null; embedder: string; framing: string };
+  settings: { sources: { name: string; root: string }[]; size: number; minFace: number; jpegQuality: number; shardSize: number; holdoutIdentities: number; seed: number; shardIndex: number; shardCount: number; limit: number | null; embedder: string; framing: string; holdoutShards: boolean };
   complete: boolean;
   nextItem: number;
   shards: { name: string; samples: number; firstItem: number; endItem: number }[];
+  /** The held-out people's samples (`holdout-*.tar`): for validation losses only; the trainer refuses to open them. */
+  holdoutShards: { name: string; samples: number }[];
   counts: { inputs: number; kept: number; heldOut: number; otherPart: number; dropped: Record<string, number> };
   perSource: Record<string, { inputs: number; kept: number; dropped: number; heldOut: number; skippedBeforeDetection: Record<string, number> }>;
   seconds: number;
@@ -69,7 +71,7 @@ export async function runAugment(opts: AugmentOptions): Promise<AugmentManifest>
   const settings: AugmentManifest['settings'] = {
     sources: opts.sources.map((s) => ({ name: s.name, root: s.root })),
     size, minFace: procOpts.minFace, jpegQuality: procOpts.jpegQuality, shardSize, holdoutIdentities: opts.holdoutIdentities ?? 0, seed, shardIndex, shardCount,
-    limit: opts.limit ?? null, embedder: embedderId(), framing: JSON.stringify(FRAMINGS.portrait),
+    limit: opts.limit ?? null, embedder: embedderId(), framing: JSON.stringify({ ...FRAMINGS.portrait, fit: 'inside' }), holdoutShards: true,
   };
 
   await mkdir(opts.out, { recursive: true });
@@ -97,14 +99,23 @@ export async function runAugment(opts: AugmentOptions): Promise<AugmentManifest>
   const window = Math.max(4, threads * 4); // in-flight inputs: bounds memory
   // Skips go through the same ordered queue as real work, so every counter in a saved manifest
   // covers exactly the inputs before `nextItem`.
-  const inflight: { index: number; item: SourceItem; result: Promise<ProcessResult | 'heldOut' | 'otherPart'> }[] = [];
+  const inflight: { index: number; item: SourceItem; heldOut: boolean; result: Promise<ProcessResult | 'otherPart'> }[] = [];
   let pending: Sample[] = [];
+  let pendingHoldout: Sample[] = [];
   let pendingFirst = manifest.nextItem;
   let shardsWritten = manifest.shards.length;
   const progress = () => opts.onProgress?.({ done: manifest.counts.inputs, total, kept: manifest.counts.kept, dropped: sum(manifest.counts.dropped), shards: shardsWritten });
 
   const flush = async (endItem: number) => {
-    if (pending.length === 0) { manifest.nextItem = endItem; return; }
+    // held-out samples are flushed with the training shard that closes their stretch of inputs, so
+    // `nextItem` accounts for both
+    if (pendingHoldout.length) {
+      const name = holdoutShardName(manifest.holdoutShards.length * shardCount + shardIndex);
+      await writeShard(join(opts.out, name), pendingHoldout);
+      manifest.holdoutShards.push({ name, samples: pendingHoldout.length });
+      pendingHoldout = [];
+    }
+    if (pending.length === 0) { manifest.nextItem = endItem; await saveManifest(opts.out, manifest); return; }
     const name = shardName(shardsWritten * shardCount + shardIndex); // parts of a split run never collide
     await writeShard(join(opts.out, name), pending);
     manifest.shards.push({ name, samples: pending.length, firstItem: pendingFirst, endItem });
@@ -117,12 +128,14 @@ export async function runAugment(opts: AugmentOptions): Promise<AugmentManifest>
   };
 
   const consume = async () => {
-    const { index, item, result } = inflight.shift()!;
+    const { index, item, heldOut, result } = inflight.shift()!;
     const r = await result;
     const per = perSource(manifest, item.source);
     if (r === 'otherPart') manifest.counts.otherPart++;
-    else if (r === 'heldOut') { manifest.counts.heldOut++; per.heldOut++; }
-    else {
+    else if (heldOut) {
+      manifest.counts.heldOut++; per.heldOut++;
+      if (r.ok) pendingHoldout.push(toSample(item, r, size, seed));
+    } else {
       manifest.counts.inputs++; per.inputs++;
       if (r.ok) {
         manifest.counts.kept++; per.kept++;
@@ -142,9 +155,9 @@ export async function runAugment(opts: AugmentOptions): Promise<AugmentManifest>
         index++;
         if (opts.limit !== undefined && index >= opts.limit) break outer;
         if (index < manifest.nextItem) continue; // done in an earlier run
-        const skip = shardCount > 1 && hashString(item.key) % shardCount !== shardIndex ? 'otherPart'
-          : item.identity && holdout.has(holdoutTag(item.source, item.identity)) ? 'heldOut' : null;
-        inflight.push({ index, item, result: skip ? Promise.resolve(skip) : item.load().then((bytes) => run(bytes, `${item.source}/${item.file}`)) });
+        const otherPart = shardCount > 1 && hashString(item.key) % shardCount !== shardIndex;
+        const heldOut = !!item.identity && holdout.has(holdoutTag(item.source, item.identity));
+        inflight.push({ index, item, heldOut, result: otherPart ? Promise.resolve('otherPart' as const) : item.load().then((bytes) => run(bytes, `${item.source}/${item.file}`)) });
         // A rejected promise waiting in the window must not count as unhandled; consume() rethrows it.
         inflight[inflight.length - 1].result.catch(() => undefined);
         if (inflight.length >= window) await consume();
@@ -169,7 +182,7 @@ function toSample(item: SourceItem, r: Extract<ProcessResult, { ok: true }>, siz
     jpg: Buffer.from(r.jpg.buffer, r.jpg.byteOffset, r.jpg.byteLength),
     caption: captionFor(item, seed),
     embedding: r.embedding,
-    meta: { source: item.source, file: item.file, identity: item.identity, attributes: item.attributes, score: r.score, box: r.box, landmarks5: r.landmarks5, faces: r.faces, size, embedder: r.embedder },
+    meta: { source: item.source, file: item.file, identity: item.identity, attributes: item.attributes, score: r.score, box: r.box, landmarks5: r.landmarks5, faces: r.faces, size, embedder: r.embedder, framing: r.framing },
   };
 }
 
@@ -200,14 +213,14 @@ async function loadOrStart(out: string, settings: AugmentManifest['settings']): 
   }
   const entries = existsSync(out) ? (await readdir(out)).filter((f) => f.startsWith('shard-')) : [];
   if (entries.length) throw new Error(`${out} has shards but no ${MANIFEST}; refusing to mix runs`);
-  return { format: 'face0-augment', version: 1, settings, complete: false, nextItem: 0, shards: [], counts: { inputs: 0, kept: 0, heldOut: 0, otherPart: 0, dropped: {} }, perSource: {}, seconds: 0 };
+  return { format: 'face0-augment', version: 1, settings, complete: false, nextItem: 0, shards: [], holdoutShards: [], counts: { inputs: 0, kept: 0, heldOut: 0, otherPart: 0, dropped: {} }, perSource: {}, seconds: 0 };
 }
 
 /** Removes `.tmp` leftovers and shards renamed after the last manifest write. */
 async function cleanStrays(out: string, m: AugmentManifest): Promise<void> {
-  const listed = new Set(m.shards.map((s) => s.name));
+  const listed = new Set([...m.shards, ...m.holdoutShards].map((s) => s.name));
   for (const f of await readdir(out)) {
-    if (f.endsWith('.tmp') || (f.startsWith('shard-') && f.endsWith('.tar') && !listed.has(f))) await unlink(join(out, f));
+    if (f.endsWith('.tmp') || (/^(shard|holdout)-/.test(f) && f.endsWith('.tar') && !listed.has(f))) await unlink(join(out, f));
   }
 }
 
