@@ -2,7 +2,10 @@
 export {};
 // --- generation half (text, diffusion, identity, model, pipeline) ---
 export { Tokenizer } from './text/tokenizer.js';
-export type { TokenizerSpec, Encoding } from './text/tokenizer.js';
+export type { TokenizerSpec, Encoding, EncodeOptions, WordMapping, WordMapper } from './text/tokenizer.js';
+export { WordNet, WordNetMapper, findIndexLine } from './text/wordnet.js';
+export type { WordNetSource, WordNetPos, WordNetCandidate, WordNetRelation } from './text/wordnet.js';
+export { nodeWordNetSource, createNodeWordMapper } from './text/wordnet-node.js';
 export { Rng } from './diffusion/rng.js';
 export { NoiseSchedule, alphasCumprod, makeTimesteps, TIMESTEP_SPACINGS } from './diffusion/schedule.js';
 export type { TimestepSpacing } from './diffusion/schedule.js';

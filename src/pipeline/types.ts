@@ -68,6 +68,8 @@ export interface GenerateMetadata {
   generator: string;
   bundle: { name: string; dir: string; manifest_sha256: string; embedder: string; prediction_type: string };
   prompt: string;
+  /** Prompt words not in the vocabulary that were encoded as another word (WordNet); absent when none. */
+  prompt_mapped?: { word: string; to: string; relation: string }[];
   identity: {
     source: 'none' | 'face' | 'faces' | 'embedding' | 'random' | 'mix';
     random_identity_seed?: number;
