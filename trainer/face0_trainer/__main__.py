@@ -4,6 +4,8 @@ import faulthandler
 import signal
 import sys
 
+from .config import CONFIGS
+
 
 def main(argv=None):
     if hasattr(signal, "SIGUSR1"):
@@ -14,12 +16,16 @@ def main(argv=None):
     t = sub.add_parser("train", help="train a stage (base or face0)")
     t.add_argument("--data", required=True, help="augmented dataset folder (shard-*.tar, holdout.txt, ...)")
     t.add_argument("--out", required=True, help="run folder (ckpt.pt, metrics.jsonl, samples-*.png)")
-    t.add_argument("--stage", choices=["base", "face0"], default="base")
+    t.add_argument("--stage", choices=["base", "face0", "joint"], default="base",
+                   help="base: text only; face0: from a base checkpoint (--init), face added; "
+                        "joint: text and face from step 0")
     t.add_argument("--init", help="base checkpoint to start the face0 stage from")
     t.add_argument("--steps", type=int, default=1000, help="total steps of this stage")
     t.add_argument("--batch", type=int, help="batch per process (default from the config)")
-    t.add_argument("--config", default="default", choices=["default", "tiny"])
-    t.add_argument("--resume", action="store_true", help="continue from OUT/ckpt.pt exactly")
+    t.add_argument("--config", default="default", choices=list(CONFIGS))
+    t.add_argument("--resume", action="store_true",
+                   help="continue from OUT/ckpt.pt exactly or, where OUT has none, from the relay state --state")
+    t.add_argument("--state", help="relay state folder (state.pt + state.json) to resume from on a fresh machine")
     t.add_argument("--mask-edges", action="store_true",
                    help="leave replicated (clamped) crop borders out of the loss (see README)")
     t.add_argument("--ckpt-every", type=int, default=500)
@@ -29,6 +35,10 @@ def main(argv=None):
     t.add_argument("--workers", type=int, help="DataLoader workers per process")
     t.add_argument("--lr", type=float)
     t.add_argument("--seed", type=int)
+    t.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+                   help="override a config field of a new run (repeatable), e.g. model.global_context=false")
+    t.add_argument("--val-every", type=int, default=500,
+                   help="face gain on the held-out people's shards every N steps (0: never)")
 
     e = sub.add_parser("export", help="write the ONNX model bundle (EMA weights)")
     e.add_argument("--ckpt", required=True)
@@ -36,13 +46,24 @@ def main(argv=None):
     e.add_argument("--out", required=True)
     e.add_argument("--name", help="bundle name (default face0-<config>)")
 
+    r = sub.add_parser("save-state", help="write the relay's compact training state from a checkpoint")
+    r.add_argument("--ckpt", required=True)
+    r.add_argument("--out", required=True, help="state folder (state.pt, state.json)")
+
+    sm = sub.add_parser("summary", help="markdown: one row per run (pilot table) or a run's learning curve")
+    sm.add_argument("runs", nargs="+", help="run folders (metrics.jsonl)")
+    sm.add_argument("--curve", action="store_true", help="the learning curve of the first run")
+    sm.add_argument("--every", type=int, default=1, help="--curve: every N-th validation")
+
     f = sub.add_parser("flops", help="count FLOPs of one UNet evaluation")
-    f.add_argument("--config", default="default", choices=["default", "tiny"])
+    f.add_argument("--config", default="default", choices=list(CONFIGS))
 
     b = sub.add_parser("bench", help="training throughput (img/s; MFU on CUDA)")
-    b.add_argument("--config", default="default", choices=["default", "tiny"])
+    b.add_argument("--config", default="default", choices=list(CONFIGS))
     b.add_argument("--batch", type=int)
     b.add_argument("--steps", type=int, default=5)
+    b.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+                   help="override a config field (repeatable)")
 
     mf = sub.add_parser("make-fixture", help="tiny bundle + torch reference values for the TypeScript tests")
     mf.add_argument("--out", default="../test/fixtures/tiny-bundle")
@@ -64,10 +85,25 @@ def main(argv=None):
         train(a.data, a.out, stage=a.stage, init=a.init, steps=a.steps, batch=a.batch, config=a.config,
               resume=a.resume, ckpt_every=a.ckpt_every, sample_every=a.sample_every, seconds=a.seconds,
               log_every=a.log_every, num_workers=a.workers, seed=a.seed, lr=a.lr,
-              mask_edges=a.mask_edges or None)
+              mask_edges=a.mask_edges or None, val_every=a.val_every, overrides=a.set,
+              state_dir=a.state)
     elif a.cmd == "export":
         from .export import export
         export(a.ckpt, a.data, a.out, name=a.name)
+    elif a.cmd == "save-state":
+        from .relay import save_state
+        info = save_state(a.ckpt, a.out)
+        print(f"relay state -> {a.out}: step {info['step']}, {info['images']} images, "
+              f"{info['bytes'] / 1e6:.1f} MB, sha256 {info['sha256'][:12]}")
+    elif a.cmd == "summary":
+        from .summary import curve, pilot_row
+        if a.curve:
+            print(curve(a.runs[0], a.every))
+        else:
+            print("| run | img/s | images | held-out v-loss (face / no face) | face gain | face gain, t=900 |")
+            print("|---|---|---|---|---|---|")
+            for r in a.runs:
+                print(pilot_row(r))
     elif a.cmd == "flops":
         from .config import get_config
         from .flops import report
@@ -77,7 +113,7 @@ def main(argv=None):
         print(report(cfg))
     elif a.cmd == "bench":
         from .bench import bench
-        bench(a.config, a.batch, a.steps)
+        bench(a.config, a.batch, a.steps, a.set)
     elif a.cmd == "attributes":
         from .attributes import train_attributes
         train_attributes(a.data, a.out, seconds=a.seconds, epochs=a.epochs, batch=a.batch, width=a.width,

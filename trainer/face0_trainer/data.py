@@ -34,6 +34,11 @@ def list_shards(data_dir):
     return [os.path.join(data_dir, f) for f in shards]
 
 
+def list_holdout_shards(data_dir):
+    """The held-out people's shards (holdout-*.tar, written by `face0 augment`): validation only."""
+    return sorted(os.path.join(data_dir, f) for f in os.listdir(data_dir) if re.fullmatch(r"holdout-\d+\.tar", f))
+
+
 def read_holdout(data_dir):
     p = os.path.join(data_dir, "holdout.txt")
     if not os.path.exists(p):
@@ -51,9 +56,12 @@ def decode_npy(b):
     return np.load(io.BytesIO(b), allow_pickle=False).astype(np.float32).reshape(-1)
 
 
-def iter_shard(path, holdout, stats=None):
+def iter_shard(path, holdout, stats=None, validation=False):
     """Yields dicts {key, meta, caption, embedding, jpg: (path, offset, size)} for one shard,
-    held-out samples skipped before any of their members other than the json is read."""
+    held-out samples skipped before any of their members other than the json is read.
+    A held-out people's shard (holdout-*.tar) opens only for validation=True: training never reads it."""
+    if os.path.basename(path).startswith("holdout-") and not validation:
+        raise ValueError(f"{path}: a held-out people's shard; the training reader does not open it")
     with tarfile.open(path, "r:") as tf:
         groups = OrderedDict()
         for m in tf.getmembers():
@@ -69,7 +77,7 @@ def iter_shard(path, holdout, stats=None):
                     stats["incomplete"] = stats.get("incomplete", 0) + 1
                 continue
             meta = json.loads(tf.extractfile(mem["json"]).read().decode("utf-8"))
-            if is_held_out(meta, holdout):
+            if not validation and is_held_out(meta, holdout):
                 if stats is not None:
                     stats["held_out"] = stats.get("held_out", 0) + 1
                 continue

@@ -194,6 +194,15 @@ class UNet(nn.Module):
         temb = 4 * C0
         self.base = C0
         self.time_mlp = nn.Sequential(nn.Linear(C0, temb), nn.SiLU(), nn.Linear(temb, temb))
+        # global context path (ModelConfig.global_context): flattened rather than mean-pooled, so the
+        # face positions (always the last K) stay apart from the text; zero-initialised output, so
+        # the path starts as a no-op
+        self.ctx_mlp = None
+        if cfg.global_context:
+            self.ctx_mlp = nn.Sequential(nn.Linear(cfg.context_length * cfg.text_width, temb), nn.SiLU(),
+                                         nn.Linear(temb, temb))
+            nn.init.zeros_(self.ctx_mlp[2].weight)
+            nn.init.zeros_(self.ctx_mlp[2].bias)
         self.stem = nn.Conv2d(C, C0, 4, stride=2, padding=1)
         res = cfg.resolution // 2
         chans = [C0 * m for m in cfg.unet_mults]
@@ -231,6 +240,8 @@ class UNet(nn.Module):
 
     def forward(self, sample, timestep, context):
         emb = self.time_mlp(timestep_embedding(timestep, self.base))
+        if self.ctx_mlp is not None:
+            emb = emb + self.ctx_mlp(context.reshape(context.shape[0], -1))
         h = self.stem(sample)
         hs = [h]
         for m in self.down:

@@ -43,9 +43,10 @@ def add(tf, name, data):
 
 
 def write_shards(out, n_shards=3, per_shard=24, size=64, seed=0, held_out_identity="celeba:999",
-                 identity_stats=True):
+                 identity_stats=True, holdout_samples=8):
     """Writes shard-*.tar, holdout.txt, manifest.json (and identity_stats.json). Each shard has one
-    sample of the held-out identity whose jpg is NOT a valid JPEG (reading it would fail)."""
+    sample of the held-out identity whose jpg is NOT a valid JPEG (reading it would fail).
+    holdout-000000.tar holds `holdout_samples` valid samples of the held-out identity (validation)."""
     os.makedirs(out, exist_ok=True)
     rng = np.random.default_rng(seed)
     embs = []
@@ -68,6 +69,24 @@ def write_shards(out, n_shards=3, per_shard=24, size=64, seed=0, held_out_identi
                         "landmarks5": [[20, 25], [44, 25], [32, 38], [24, 48], [40, 48]],
                         "faces": 1, "size": size, "embedder": EMBEDDER}
                 add(tf, key + ".jpg", b"NOT A JPEG: held-out image must never be read" if held else image(rng, size))
+                add(tf, key + ".txt", caption(rng).encode())
+                add(tf, key + ".npy", b.getvalue())
+                add(tf, key + ".json", json.dumps(meta).encode())
+        os.replace(path + ".tmp", path)
+    if holdout_samples:
+        path = os.path.join(out, "holdout-000000.tar")
+        with tarfile.open(path + ".tmp", "w", format=tarfile.USTAR_FORMAT) as tf:
+            for i in range(holdout_samples):
+                key = f"h{i:05d}"
+                e = rng.standard_normal(128).astype(np.float32)
+                e /= np.linalg.norm(e)
+                b = io.BytesIO()
+                np.save(b, e)
+                meta = {"source": "celeba", "file": f"{key}.jpg", "identity": held_out_identity.split(":")[1],
+                        "attributes": {}, "score": 0.99, "box": [0, 0, size, size],
+                        "landmarks5": [[20, 25], [44, 25], [32, 38], [24, 48], [40, 48]],
+                        "faces": 1, "size": size, "embedder": EMBEDDER}
+                add(tf, key + ".jpg", image(rng, size))
                 add(tf, key + ".txt", caption(rng).encode())
                 add(tf, key + ".npy", b.getvalue())
                 add(tf, key + ".json", json.dumps(meta).encode())

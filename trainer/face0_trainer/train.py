@@ -1,7 +1,9 @@
-"""Training loop: stages `base` (context = text encoder output) and `face0` (init from a base
-checkpoint, face projector added, everything trained jointly with face/text dropout).
+"""Training loop: stages `base` (context = text encoder output), `face0` (init from a base
+checkpoint, face projector added, everything trained jointly with face/text dropout; the paper's
+recipe) and `joint` (from scratch, face and text dropped independently from step 0: every image
+teaches the face path and the face-dropped network is the base model).
 
-Loss: MSE on v (schedule.py). AdamW, linear warm-up, grad clipping, EMA. bf16 autocast,
+Loss: MSE on v (schedule.py), optionally Min-SNR-gamma weighted. AdamW, linear warm-up, grad clipping, EMA. bf16 autocast,
 channels_last, fused AdamW and torch.compile on CUDA when the torch version has them; fp32 on CPU.
 DDP under torchrun (gloo on CPU, nccl on CUDA); only rank 0 writes.
 
@@ -24,7 +26,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from .config import Config, get_config, to_dict, from_dict
+from .config import Config, apply_overrides, get_config, to_dict, from_dict
 from .data import ShardStream, make_loader, iter_captions
 from .flops import unet_flops
 from .model import Face0Model
@@ -124,9 +126,15 @@ def ema_update(ema, model, decay):
         be.copy_(b)
 
 
-def load_checkpoint(path):
+def torch_load(path):
+    """torch.load of our own files (checkpoints, relay states): they hold RNG states and config dicts,
+    so torch 2's weights_only default would refuse them."""
     kw = {"weights_only": False} if "weights_only" in inspect.signature(torch.load).parameters else {}
-    ck = torch.load(path, map_location="cpu", **kw)     # our own file: holds RNG states, config dicts
+    return torch.load(path, map_location="cpu", **kw)
+
+
+def load_checkpoint(path):
+    ck = torch_load(path)
     if ck.get("format") != CKPT_FORMAT:
         raise ValueError(f"{path}: not a {CKPT_FORMAT} checkpoint")
     return ck
@@ -181,10 +189,13 @@ def sample_grid(model, tok, cfg, sched, embeddings, path, steps=20, text_scale=3
 
 # ----------------------------------------------------------------------------- training
 
-def lr_factor(step, warmup, steps, decay="cosine", floor=0.1):
+def lr_factor(step, warmup, steps, decay="cosine", floor=0.1, rewarm_from=None):
     """Multiplier of the base learning rate: linear warm-up, then constant or a cosine from 1 down to
-    `floor` at `steps` (the stage's last step; a time-budgeted run that stops early keeps a higher lr)."""
+    `floor` at `steps` (the stage's last step; a time-budgeted run that stops early keeps a higher lr).
+    rewarm_from: the step a run resumed from a relay state (fresh AdamW moments) warms up again from."""
     w = min(1.0, (step + 1) / warmup)
+    if rewarm_from is not None and step >= rewarm_from:
+        w = min(w, (step - rewarm_from + 1) / warmup)
     if decay == "constant" or steps <= warmup:
         return w
     if decay != "cosine":
@@ -193,10 +204,24 @@ def lr_factor(step, warmup, steps, decay="cosine", floor=0.1):
     return w * (floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * p)))
 
 
-def masked_mse(pred, target, mask):
-    """Mean squared error over the pixels where mask [B,1,H,W] is 1 (all pixels: plain MSE)."""
-    se = (pred - target).pow(2) * mask
-    return se.sum() / (mask.sum() * pred.shape[1]).clamp(min=1.0)
+def min_snr_weight(alphas_cumprod_t, gamma):
+    """Min-SNR-gamma for a v-prediction loss: min(SNR, gamma) / (SNR + 1), SNR = abar / (1 - abar).
+    (The v-loss is the x0-loss times SNR + 1; Min-SNR caps the x0-loss weight at gamma.)"""
+    snr = alphas_cumprod_t / (1.0 - alphas_cumprod_t)
+    return snr.clamp(max=gamma) / (snr + 1.0)
+
+
+def diffusion_loss(pred, target, mask=None, weight=None):
+    """Mean squared error per sample (over the pixels where mask [B,1,H,W] is 1), averaged over the
+    batch with optional per-sample weights [B]. No mask and no weight: plain MSE."""
+    if mask is None and weight is None:
+        return F.mse_loss(pred, target)
+    se = (pred - target).pow(2)
+    if mask is None:
+        per = se.mean(dim=(1, 2, 3))
+    else:
+        per = (se * mask).sum(dim=(1, 2, 3)) / (mask.sum(dim=(1, 2, 3)) * pred.shape[1]).clamp(min=1.0)
+    return (per * weight).mean() if weight is not None else per.mean()
 
 
 class StopFlag:
@@ -218,7 +243,8 @@ class StopFlag:
 
 def train(data, out, stage="base", init=None, steps=1000, batch=None, config="default", resume=False,
           ckpt_every=500, sample_every=1000, seconds=None, log_every=10, num_workers=None, seed=None,
-          lr=None, quiet=False, mask_edges=None):
+          lr=None, quiet=False, mask_edges=None, val_every=500, val_samples=64, overrides=None,
+          state_dir=None):
     rank, world, local, device = setup_distributed()
     is_main = rank == 0
     log = (lambda *a: print(*a, flush=True)) if (is_main and not quiet) else (lambda *a: None)
@@ -229,9 +255,15 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
     # ---- config, tokenizer, model, provenance
     ck = None
     if resume:
-        if not os.path.exists(ckpt_path):
-            raise FileNotFoundError(f"--resume: no checkpoint at {ckpt_path}")
-        ck = load_checkpoint(ckpt_path)
+        if os.path.exists(ckpt_path):
+            ck = load_checkpoint(ckpt_path)           # exact: same machine, full state
+        elif state_dir:
+            from .relay import load_state
+            ck = load_state(state_dir)                # a relay state: weights, EMA, RNG, data position
+            log(f"resuming from the relay state {state_dir} (step {ck['step']}; AdamW moments start at zero, "
+                f"learning rate warms up again)")
+        else:
+            raise FileNotFoundError(f"--resume: no checkpoint at {ckpt_path} (and no --state given)")
         cfg, tok, stage = from_dict(ck["config"]), Tokenizer.from_json(ck["tokenizer"]), ck["stage"]
         history = ck["history"]
     elif stage == "face0":
@@ -239,11 +271,10 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
             raise ValueError("stage face0 needs --init BASE_CKPT")
         base = load_checkpoint(init)
         cfg, tok = from_dict(base["config"]), Tokenizer.from_json(base["tokenizer"])
-        preset = get_config(config).train
-        cfg.train = preset
+        cfg.train = apply_overrides(get_config(config), overrides).train
         history = base["provenance"]
-    elif stage == "base":
-        cfg = get_config(config)
+    elif stage in ("base", "joint"):
+        cfg = apply_overrides(get_config(config), overrides)
         tok = None
         history = []
     else:
@@ -281,7 +312,8 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
         sd = {k: v for k, v in base["ema"].items() if not k.startswith("face_projector.")}
         missing, unexpected = model.load_state_dict(sd, strict=False)
         assert not unexpected and all(k.startswith("face_projector.") for k in missing)
-    model.face_projector.requires_grad_(stage == "face0")
+    uses_face = stage in ("face0", "joint")
+    model.face_projector.requires_grad_(uses_face)
     model.to(device)
     cuda = device.type == "cuda"
     if cuda:
@@ -289,7 +321,11 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
     ema = copy.deepcopy(model).float().requires_grad_(False).eval()
     opt = make_optimizer(model, tc, device)
     warm = max(1, tc.warmup)
-    sched_lr = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, warm, steps, tc.lr_decay, tc.lr_floor))
+    rewarm_from = ck.get("rewarm_from") if ck is not None else None
+    if ck is not None and ck.get("compact"):
+        rewarm_from = ck["step"]
+    sched_lr = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: lr_factor(s, warm, steps, tc.lr_decay, tc.lr_floor, rewarm_from))
     sched = Schedule(tc.timesteps)
     gen = torch.Generator(device=device)
     gen.manual_seed(tc.seed * 1000003 + rank)
@@ -299,15 +335,24 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
     if ck is not None:
         model.load_state_dict(ck["model"])
         ema.load_state_dict(ck["ema"])
-        opt.load_state_dict(ck["optimizer"])
-        sched_lr.load_state_dict(ck["scheduler"])
         step, seconds_done, images_done = ck["step"], ck["seconds"], ck["images"]
+        if ck.get("compact"):
+            sched_lr.last_epoch = step                # fresh AdamW moments; the lr of `step` (re-warm-up)
+            for g, base_lr, f in zip(opt.param_groups, sched_lr.base_lrs, sched_lr.lr_lambdas):
+                g["lr"] = base_lr * f(step)
+        else:
+            opt.load_state_dict(ck["optimizer"])
+            sched_lr.load_state_dict(ck["scheduler"])
         positions = ck["data"]["positions"]
         sample_emb = ck.get("sample_embeddings")
         if len(positions) != world:
             log(f"warning: checkpoint from {len(positions)} ranks, now {world}: data restarts at the next epoch")
             positions = [[max(p[0] for p in positions) + 1, 0]] * world
-        set_rng_state(ck["rng"][rank] if rank < len(ck["rng"]) else ck["rng"][0], gen)
+        if rank < len(ck["rng"]):
+            set_rng_state(ck["rng"][rank], gen)
+        else:                 # more ranks than the checkpoint had: a rank of its own draws (not rank 0's copy)
+            set_rng_state(ck["rng"][0], gen)
+            gen.manual_seed(tc.seed * 1000003 + rank + 7919 * step)
         log(f"resumed {ckpt_path} at step {step}")
     n_params = sum(p.numel() for p in model.parameters())
     if is_main and not quiet:
@@ -338,6 +383,24 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
         with open(os.path.join(out, "config.json"), "w") as f:
             json.dump(to_dict(cfg), f, indent=1)
     metrics = open(os.path.join(out, "metrics.jsonl"), "a") if is_main else None
+    face_gain = None
+    if is_main and uses_face and val_every:
+        from .validate import FaceGain
+        try:
+            face_gain = FaceGain(data, tok, cfg, sched, n=val_samples, device=device)
+            log(f"face gain: {face_gain.describe()}, every {val_every} steps")
+        except (FileNotFoundError, ValueError) as e:
+            log(f"warning: no face-gain validation ({e})")
+
+    def validate():
+        t0 = time.time()
+        r = face_gain(ema)
+        by_t = " ".join(f"{k}:{100 * v:+.2f}%" for k, v in r["face_gain_by_t"].items())
+        log(f"val step {step} | held-out v-loss {r['val_loss_face']:.4f} with face, {r['val_loss_noface']:.4f} "
+            f"without | face gain {100 * r['face_gain']:+.3f}% (by t {by_t}) | {time.time() - t0:.1f} s")
+        metrics.write(json.dumps({"step": step, "images": images_done, "stage": stage,
+                                  "elapsed_s": seconds_done + time.time() - t_start, **r}) + "\n")
+        metrics.flush()
 
     def checkpoint(reason):
         rngs = [rng_state(gen)]
@@ -354,6 +417,7 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
                      "optimizer": opt.state_dict(), "scheduler": sched_lr.state_dict(), "rng": rngs,
                      "data": {"positions": all_pos, "world_size": world, "dir": os.path.abspath(data)},
                      "seconds": secs, "images": images_done, "sample_embeddings": sample_emb,
+                     "rewarm_from": rewarm_from,
                      "history": history,
                      "provenance": history + [{"stage": stage, "steps": step, "images": images_done,
                                                "seconds": round(secs, 1),
@@ -384,13 +448,16 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
             ids, face_mask = draw_conditioning(ids, empty_ids, gen, tc.p_text_drop, tc.p_face_drop)
             x_t = sched.q_sample(x0, t, noise)
             target = sched.v_target(x0, t, noise)
-            args = (x_t, t.float(), ids) + ((emb, face_mask) if stage == "face0" else ())
+            args = (x_t, t.float(), ids) + ((emb, face_mask) if uses_face else ())
             if autocast:
                 with autocast():
                     pred = train_model(*args)
             else:
                 pred = train_model(*args)
-            loss = masked_mse(pred.float(), target, mask) if mask is not None else F.mse_loss(pred.float(), target)
+            weight = None
+            if tc.min_snr_gamma:
+                weight = min_snr_weight(sched.coefs(t)[0].view(-1).double().pow(2), tc.min_snr_gamma).float()
+            loss = diffusion_loss(pred.float(), target, mask, weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if tc.grad_clip:
@@ -429,12 +496,19 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
                 t_last, n_last, loss_acc, loss_n = now, step - step0, 0.0, 0
             if ckpt_every and step % ckpt_every == 0 and step < steps and not stop:
                 checkpoint("every")
+            if face_gain is not None and step % val_every == 0:
+                validate()
             if is_main and sample_every and step % sample_every == 0:
-                sample_grid(ema, tok, cfg, sched, sample_emb if stage == "face0" else None,
+                sample_grid(ema, tok, cfg, sched, sample_emb if uses_face else None,
                             os.path.join(out, f"samples-{step:07d}.png"))
             if stop:
                 log("stopping: " + ("signal" if stopper.stop else "time budget"))
                 break
+        if face_gain is not None and step % val_every != 0:
+            validate()
+        if is_main and sample_every and step % sample_every != 0:
+            sample_grid(ema, tok, cfg, sched, sample_emb if uses_face else None,
+                        os.path.join(out, f"samples-{step:07d}.png"))
         checkpoint("final" if step >= steps else "stop")
     finally:
         stopper.uninstall()

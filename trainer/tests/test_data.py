@@ -94,17 +94,24 @@ def test_edge_runs_find_replicated_borders():
     assert edge_mask(flat).sum() == 0
 
 
-def test_masked_mse():
-    from face0_trainer.train import masked_mse
+def test_diffusion_loss():
+    from face0_trainer.train import diffusion_loss, min_snr_weight
     g = torch.Generator().manual_seed(0)
     pred, target = torch.randn(2, 3, 8, 8, generator=g), torch.randn(2, 3, 8, 8, generator=g)
+    mse = torch.nn.functional.mse_loss
     ones = torch.ones(2, 1, 8, 8)
-    assert torch.allclose(masked_mse(pred, target, ones), torch.nn.functional.mse_loss(pred, target))
+    assert torch.allclose(diffusion_loss(pred, target, ones), mse(pred, target))
     mask = ones.clone()
     mask[:, :, :2] = 0
-    assert torch.allclose(masked_mse(pred, target, mask),
-                          torch.nn.functional.mse_loss(pred[:, :, 2:], target[:, :, 2:]))
-    assert masked_mse(pred, target, torch.zeros(2, 1, 8, 8)).item() == 0.0
+    assert torch.allclose(diffusion_loss(pred, target, mask), mse(pred[:, :, 2:], target[:, :, 2:]))
+    assert diffusion_loss(pred, target, torch.zeros(2, 1, 8, 8)).item() == 0.0
+    # per-sample weights: weight 0 drops a sample, equal weights scale the loss
+    w = torch.tensor([1.0, 0.0])
+    assert torch.allclose(diffusion_loss(pred, target, weight=w), mse(pred[:1], target[:1]) / 2)
+    assert torch.allclose(diffusion_loss(pred, target, weight=torch.full((2,), 3.0)), 3 * mse(pred, target))
+    # Min-SNR-5 on v: SNR 1 -> 1/2; SNR 9 -> 5/10; SNR 0.25 -> 0.25/1.25
+    abar = torch.tensor([0.5, 0.9, 0.2], dtype=torch.float64)
+    assert torch.allclose(min_snr_weight(abar, 5.0), torch.tensor([0.5, 0.5, 0.2], dtype=torch.float64))
 
 
 def test_stream_masks(shards, tokenizer, tiny_cfg):

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The relay: one training run of the default model over many sittings (issue 10, trainer/RECIPES.md).
+#
+#   bash scripts/relay.sh start [SECONDS]   first minutes of a sitting: data if missing, then resume the run in
+#                                           the background (log: work/relay/train.log); SECONDS is its budget
+#   bash scripts/relay.sh status            last log lines and face-gain validations
+#   bash scripts/relay.sh stop              ~20 minutes before the sitting ends: SIGTERM (the run checkpoints)
+#   bash scripts/relay.sh finish            compact state -> relay/face0-cpu (committed), bundle -> models/face0-64
+#
+# The run folder work/relay (full checkpoint, ignored) continues exactly on the same machine; on a fresh
+# machine the run resumes from the committed compact state relay/face0-cpu (trainer/face0_trainer/relay.py).
+# Two ranks of one thread each (DDP over gloo): on two cores that trains ~2.4x faster than one process with
+# two threads (RECIPES.md). Run everything else under `nice -n 19` while it trains.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+DATA=${FACE0_RELAY_DATA:-$ROOT/work/data64}
+RUN=${FACE0_RELAY_RUN:-$ROOT/work/relay}
+STATE=${FACE0_RELAY_STATE:-$ROOT/relay/face0-cpu}
+BUNDLE=${FACE0_RELAY_BUNDLE:-$ROOT/models/face0-64}
+PY=${FACE0_PYTHON:-/usr/bin/python3}
+RANKS=${FACE0_RELAY_RANKS:-2}
+CONFIG=cpu
+STAGE=joint
+
+cmd=${1:-}
+case "$cmd" in
+  start)
+    seconds=${2:-7200}
+    if [ -f "$RUN/train.pid" ] && kill -0 "$(cat "$RUN/train.pid")" 2>/dev/null; then
+      echo "relay: already running (pid $(cat "$RUN/train.pid"))"; exit 1
+    fi
+    if [ ! -f "$DATA/manifest.json" ] || ! grep -q '"complete": true' "$DATA/manifest.json"; then
+      echo "relay: building the shards first ($DATA, ~10-17 minutes)"
+      node bin/face0.js augment --out "$DATA" --holdout-identities 20 --seed 0
+    fi
+    mkdir -p "$RUN"
+    args=(--data "$DATA" --out "$RUN" --seconds "$seconds" --steps 10000000 --workers 0
+          --val-every 500 --ckpt-every 500 --sample-every 5000 --log-every 20)
+    if [ -f "$RUN/ckpt.pt" ] || [ -f "$STATE/state.json" ]; then
+      args+=(--resume --state "$STATE")
+    else
+      echo "relay: no checkpoint and no state: a new run (config $CONFIG, stage $STAGE)"
+      args+=(--config "$CONFIG" --stage "$STAGE")
+    fi
+    cd trainer
+    # ranks started directly with the env:// variables torchrun would set (no agent between the signal and
+    # the ranks: on SIGTERM every rank checkpoints itself); setsid makes them one process group for `stop`
+    FACE0_THREADS=1 RANKS=$RANKS PY=$PY setsid nohup bash -c '
+      for r in $(seq 0 $((RANKS - 1))); do
+        RANK=$r LOCAL_RANK=$r WORLD_SIZE=$RANKS LOCAL_WORLD_SIZE=$RANKS MASTER_ADDR=127.0.0.1 \
+          MASTER_PORT=${FACE0_RELAY_PORT:-29517} "$PY" -m face0_trainer train "$@" &
+      done
+      wait' relay "${args[@]}" >> "$RUN/train.log" 2>&1 &
+    echo $! > "$RUN/train.pid"
+    echo "relay: started (pid $!, budget ${seconds}s), log $RUN/train.log"
+    ;;
+  status)
+    tail -n 3 "$RUN/train.log"
+    grep "^val step" "$RUN/train.log" | tail -n 5 || true
+    ;;
+  stop)
+    pid=$(cat "$RUN/train.pid" 2>/dev/null || true)
+    if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then echo "relay: not running"; exit 0; fi
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid"
+    echo "relay: SIGTERM sent; waiting for the checkpoint"
+    while kill -0 "$pid" 2>/dev/null; do sleep 2; done
+    tail -n 3 "$RUN/train.log"
+    ;;
+  finish)
+    cd trainer
+    "$PY" -m face0_trainer save-state --ckpt "$RUN/ckpt.pt" --out "$STATE"
+    cp "$RUN/metrics.jsonl" "$STATE/metrics.jsonl"
+    "$PY" -m face0_trainer export --ckpt "$RUN/ckpt.pt" --data "$DATA" --out "$BUNDLE" --name face0-64
+    ;;
+  *)
+    sed -n '2,13p' "$0"; exit 2
+    ;;
+esac

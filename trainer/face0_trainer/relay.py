@@ -1,0 +1,80 @@
+"""The relay's compact training state: what a later sitting, maybe on a fresh machine, resumes from.
+
+A full checkpoint (ckpt.pt) holds the weights, the EMA and AdamW's two moments in fp32: four copies
+of the parameters (80 MB for the 5 M-parameter cpu config), too much to commit every sitting. The
+compact state keeps what the run cannot rebuild cheaply:
+- the EMA weights in fp16 and the training weights as an fp16 difference from the EMA (the
+  difference is small, so its fp16 rounding is far below one optimiser step);
+- step, images and seconds seen, the data position, every RNG state, config, tokenizer, provenance.
+AdamW's moments are dropped: the resumed run starts them at zero and warms the learning rate up
+again over `warmup` steps (trainer/RECIPES.md measures what that costs against an exact resume).
+A state.json beside it names the format and the sha256 of state.pt; resume refuses a mismatch.
+"""
+import hashlib
+import json
+import os
+
+import torch
+
+from .train import CKPT_FORMAT, atomic_save, load_checkpoint, torch_load
+
+STATE_FORMAT = "face0-relay-state-1"
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def save_state(ckpt_path, out_dir):
+    """ckpt.pt -> out_dir/state.pt + state.json. Returns the state.json dict."""
+    ck = load_checkpoint(ckpt_path)
+    ema = {k: v.half() if v.is_floating_point() else v for k, v in ck["ema"].items()}
+    delta = {k: (v.float() - ck["ema"][k].float()).half() if v.is_floating_point() else v
+             for k, v in ck["model"].items()}
+    keep = ("config", "tokenizer", "stage", "step", "rng", "data", "seconds", "images",
+            "sample_embeddings", "history", "provenance")
+    state = {"format": STATE_FORMAT, "ema_fp16": ema, "model_minus_ema_fp16": delta,
+             **{k: ck[k] for k in keep}}
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, "state.pt")
+    atomic_save(state, path)
+    info = {"format": STATE_FORMAT, "file": "state.pt", "sha256": sha256(path), "bytes": os.path.getsize(path),
+            "step": ck["step"], "images": ck["images"], "seconds": round(ck["seconds"], 1),
+            "config": ck["config"]["name"], "stage": ck["stage"], "segments": ck["provenance"]}
+    tmp = os.path.join(out_dir, "state.json.tmp")
+    with open(tmp, "w") as f:
+        json.dump(info, f, indent=1)
+        f.write("\n")
+    os.replace(tmp, os.path.join(out_dir, "state.json"))
+    return info
+
+
+def load_state(state_dir):
+    """state_dir/state.pt, checked against state.json -> a checkpoint dict for train()'s resume,
+    without optimizer/scheduler (marked 'compact')."""
+    meta_path = os.path.join(state_dir, "state.json")
+    if not os.path.exists(meta_path):
+        raise FileNotFoundError(f"{state_dir}: no state.json (not a relay state folder)")
+    with open(meta_path, encoding="utf-8") as f:
+        info = json.load(f)
+    if info.get("format") != STATE_FORMAT:
+        raise ValueError(f"{meta_path}: format {info.get('format')!r}, this trainer reads {STATE_FORMAT!r}")
+    path = os.path.join(state_dir, info.get("file", "state.pt"))
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: missing (state.json names it)")
+    digest = sha256(path)
+    if digest != info.get("sha256"):
+        raise ValueError(f"{path}: sha256 {digest} does not match state.json ({info.get('sha256')}): "
+                         "the file is damaged, a Git LFS pointer, or from another run")
+    st = torch_load(path)
+    if st.get("format") != STATE_FORMAT:
+        raise ValueError(f"{path}: not a {STATE_FORMAT} file")
+    ema = {k: v.float() if v.is_floating_point() else v for k, v in st["ema_fp16"].items()}
+    model = {k: (ema[k] + v.float()) if v.is_floating_point() else v for k, v in st["model_minus_ema_fp16"].items()}
+    ck = {k: v for k, v in st.items() if k not in ("ema_fp16", "model_minus_ema_fp16")}
+    ck.update(format=CKPT_FORMAT, model=model, ema=ema, compact=True)
+    return ck

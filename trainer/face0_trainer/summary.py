@@ -1,0 +1,35 @@
+"""Markdown rows from runs' metrics.jsonl: the pilot table of RECIPES.md and the relay's learning curve."""
+import json
+import os
+import statistics
+
+
+def read_metrics(run):
+    with open(os.path.join(run, "metrics.jsonl"), encoding="utf-8") as f:
+        return [json.loads(x) for x in f if x.strip()]
+
+
+def pilot_row(run):
+    """| run | img/s | images | held-out v-loss (face / no face) | face gain | gain at t=900 |"""
+    rows = read_metrics(run)
+    train = [r for r in rows if "img_per_s" in r]
+    vals = [r for r in rows if "face_gain" in r]
+    ips = statistics.median(r["img_per_s"] for r in train[1:] or train) if train else float("nan")
+    last = vals[-1] if vals else {}
+    name = os.path.basename(os.path.normpath(run))
+    return (f"| {name} | {ips:.1f} | {last.get('images', train[-1]['images'] if train else 0):,} | "
+            f"{last.get('val_loss_face', float('nan')):.4f} / {last.get('val_loss_noface', float('nan')):.4f} | "
+            f"{100 * last.get('face_gain', float('nan')):+.3f}% | "
+            f"{100 * last.get('face_gain_by_t', {}).get('900', float('nan')):+.2f}% |")
+
+
+def curve(run, every=1):
+    """images seen -> held-out loss and face gain, one row per validation."""
+    out = ["| step | images | held-out v-loss (face) | face gain | by t (100/300/500/700/900) |", "|---|---|---|---|---|"]
+    vals = [r for r in read_metrics(run) if "face_gain" in r]
+    for i, r in enumerate(vals):
+        if i % every and i != len(vals) - 1:
+            continue
+        by = "/".join(f"{100 * v:+.2f}" for v in r["face_gain_by_t"].values())
+        out.append(f"| {r['step']:,} | {r['images']:,} | {r['val_loss_face']:.4f} | {100 * r['face_gain']:+.3f}% | {by} |")
+    return "\n".join(out)

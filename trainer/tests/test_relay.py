@@ -1,0 +1,130 @@
+"""Joint stage, face gain on the held-out shards, config overrides and the relay's compact state."""
+import json
+import os
+
+import pytest
+import torch
+
+from face0_trainer.config import apply_overrides, get_config
+from face0_trainer.data import iter_shard, list_holdout_shards
+from face0_trainer.model import Face0Model
+from face0_trainer.relay import load_state, save_state
+from face0_trainer.schedule import Schedule
+from face0_trainer.train import train, load_checkpoint, lr_factor
+from face0_trainer.validate import FaceGain
+
+KW = dict(config="tiny", ckpt_every=0, sample_every=0, quiet=True, batch=4, num_workers=0)
+
+
+def test_training_reader_refuses_holdout_shards(shards):
+    (h,) = list_holdout_shards(shards)
+    with pytest.raises(ValueError, match="held-out"):
+        next(iter_shard(h, set()))
+    assert len(list(iter_shard(h, {"celeba:999"}, validation=True))) == 8
+
+
+def test_face_gain_is_zero_when_the_face_changes_nothing(shards, tokenizer, tiny_cfg):
+    fg = FaceGain(shards, tokenizer, tiny_cfg, Schedule(1000), n=6, timesteps=(100, 900))
+    assert fg.n == 6 and fg.x_t.shape[0] == 12
+
+    class FaceBlind(torch.nn.Module):                   # ignores the face: gain must be exactly 0
+        def __init__(self):
+            super().__init__()
+            self.m = Face0Model(tiny_cfg.model)
+
+        def forward(self, x_t, t, ids, emb=None):
+            return self.m(x_t, t, ids)
+
+    r = fg(FaceBlind())
+    assert r["face_gain"] == 0.0 and set(r["face_gain_by_t"]) == {"100", "900"}
+
+    class FaceOracle(torch.nn.Module):                  # predicts v exactly when given the face: gain 1
+        def forward(self, x_t, t, ids, emb=None):
+            i = [int((fg.x_t - x).abs().flatten(1).sum(1).argmin()) for x in x_t]
+            return fg.v[i] if emb is not None else torch.zeros_like(x_t)
+
+    assert FaceGain.__call__(fg, FaceOracle())["face_gain"] == pytest.approx(1.0)
+
+
+def test_joint_stage_trains_the_face_path_and_logs_face_gain(shards, tmp_path):
+    out = str(tmp_path / "joint")
+    train(shards, out, stage="joint", steps=4, val_every=2, val_samples=4, **KW)
+    ck = load_checkpoint(os.path.join(out, "ckpt.pt"))
+    assert ck["stage"] == "joint" and [h["stage"] for h in ck["provenance"]] == ["joint"]
+    rows = [json.loads(x) for x in open(os.path.join(out, "metrics.jsonl"))]
+    vals = [r for r in rows if "face_gain" in r]
+    assert [r["step"] for r in vals] == [2, 4]
+    assert all(set(r["face_gain_by_t"]) == {"100", "300", "500", "700", "900"} for r in vals)
+    assert all(r["val_loss_face"] > 0 and r["val_loss_noface"] > 0 for r in vals)
+
+
+def test_overrides_parse_and_refuse_unknown_fields():
+    cfg = apply_overrides(get_config("cpu"), ["model.global_context=false", "train.lr=5e-4",
+                                              "model.attn_resolutions=16,8", "train.min_snr_gamma=5"])
+    assert cfg.model.global_context is False and cfg.train.lr == 5e-4
+    assert cfg.model.attn_resolutions == (16, 8) and cfg.train.min_snr_gamma == 5.0
+    for bad in ["model.nope=1", "lr=1", "train.lr", "model.global_context=maybe"]:
+        with pytest.raises(ValueError):
+            apply_overrides(get_config("cpu"), [bad])
+
+
+def test_global_context_path_sees_the_face_tokens(tiny_cfg):
+    m = apply_overrides(get_config("tiny"), ["model.global_context=true"]).model
+    m.vocab_size = tiny_cfg.model.vocab_size
+    torch.manual_seed(0)
+    model = Face0Model(m).eval()
+    torch.nn.init.normal_(model.unet.ctx_mlp[2].weight, std=0.5)   # leave the zero init
+    x, t = torch.randn(1, 3, 64, 64), torch.tensor([500.0])
+    ctx = model.text_encoder(torch.zeros(1, m.context_length, dtype=torch.long))
+    ctx2 = ctx.clone()
+    ctx2[:, -1] += 1.0                                              # change one face position only
+    for blk in model.unet.modules():                                # no cross-attention route left
+        if hasattr(blk, "cross_attn"):
+            blk.cross_attn.out.weight.data.zero_()
+            blk.cross_attn.out.bias.data.zero_()
+    with torch.no_grad():
+        assert not torch.allclose(model.unet(x, t, ctx), model.unet(x, t, ctx2))
+
+
+def test_lr_rewarms_after_a_compact_resume():
+    assert lr_factor(500, 100, 1000, "constant") == 1.0
+    assert lr_factor(500, 100, 1000, "constant", rewarm_from=500) == pytest.approx(0.01)
+    assert lr_factor(549, 100, 1000, "constant", rewarm_from=500) == pytest.approx(0.5)
+    assert lr_factor(700, 100, 1000, "constant", rewarm_from=500) == 1.0
+
+
+def test_relay_state_round_trip_resume_and_refusals(shards, tmp_path):
+    run, fresh, st = str(tmp_path / "run"), str(tmp_path / "fresh"), str(tmp_path / "state")
+    train(shards, run, stage="joint", steps=3, val_every=0, **KW)
+    ck = load_checkpoint(os.path.join(run, "ckpt.pt"))
+    info = save_state(os.path.join(run, "ckpt.pt"), st)
+    assert info["step"] == 3 and info["bytes"] < 0.4 * os.path.getsize(os.path.join(run, "ckpt.pt"))
+    back = load_state(st)
+    for k, v in ck["ema"].items():
+        if v.is_floating_point():
+            assert torch.allclose(back["ema"][k], v, atol=1e-3, rtol=1e-3), k
+            assert torch.allclose(back["model"][k], ck["model"][k], atol=1e-3, rtol=1e-3), k
+    assert back["data"]["positions"] == ck["data"]["positions"] and back["compact"] is True
+    # a fresh run folder (a new machine) resumes from the state and keeps counting
+    r = train(shards, fresh, steps=5, resume=True, state_dir=st, val_every=0, **KW)
+    assert r["step"] == 5
+    ck2 = load_checkpoint(os.path.join(fresh, "ckpt.pt"))
+    assert ck2["rewarm_from"] == 3 and ck2["images"] == ck["images"] + 2 * 4
+    assert [h["stage"] for h in ck2["provenance"]] == ["joint"] and ck2["provenance"][-1]["steps"] == 5
+    # refusals: a damaged file, another format, a missing folder
+    with open(os.path.join(st, "state.pt"), "r+b") as f:
+        f.seek(100)
+        b = f.read(1)
+        f.seek(100)
+        f.write(bytes([b[0] ^ 0xFF]))
+    with pytest.raises(ValueError, match="sha256"):
+        load_state(st)
+    meta = json.load(open(os.path.join(st, "state.json")))
+    meta["format"] = "something-else"
+    json.dump(meta, open(os.path.join(st, "state.json"), "w"))
+    with pytest.raises(ValueError, match="format"):
+        load_state(st)
+    with pytest.raises(FileNotFoundError):
+        load_state(str(tmp_path / "nowhere"))
+    with pytest.raises(FileNotFoundError, match="--state"):
+        train(shards, str(tmp_path / "none"), steps=5, resume=True, **KW)
