@@ -123,3 +123,81 @@ export function gapClosureCI(people: readonly IdentityEmbeddings[], opts: { B?: 
 export function meanWithCI(values: readonly number[], opts: { B?: number; seed?: number } = {}): { mean: number | null; ci: Interval | null; n: number } {
   return { mean: mean(values), ci: bootstrapCI(values, (s) => mean(s), opts), n: values.length };
 }
+
+/** Mean of the non-null embeddings, leaving out index `exclude`; null when none is left. */
+export function centroid(embeddings: readonly (Float32Array | null)[], exclude = -1): Float32Array | null {
+  const kept = embeddings.filter((e, i): e is Float32Array => e !== null && i !== exclude);
+  if (kept.length === 0) return null;
+  const sum = new Float32Array(kept[0].length);
+  for (const e of kept) for (let d = 0; d < e.length; d++) sum[d] += e[d];
+  for (let d = 0; d < sum.length; d++) sum[d] /= kept.length;
+  return sum;
+}
+
+/** One generated image, closed-set identified among the people. */
+export interface IdentifiedImage {
+  /** index into `people` of the person it was generated from */
+  person: number;
+  /** index of the most similar centroid (a tie goes against the true person); null: no face, or no own centroid */
+  predicted: number | null;
+  hit: boolean;
+}
+
+/**
+ * Top-1 identification of each generated image among the people: cosine to every person's
+ * centroid of real-photo embeddings; its own person's centroid leaves out the source photo it
+ * was generated from (else copying the source would count), the others use all their photos.
+ * It only asks which person is nearest, so a low image quality that lowers every similarity alike
+ * (and drags S_gen, hence G, down) does not move it.
+ * No face (null embedding), or no other real photo of its own person: a miss.
+ */
+export function identifyTop1(people: readonly IdentityEmbeddings[]): IdentifiedImage[] {
+  const all = people.map((p) => centroid(p.real));
+  const out: IdentifiedImage[] = [];
+  people.forEach((p, pi) => {
+    for (const g of p.gen) {
+      const own = centroid(p.real, g.source);
+      if (!g.embedding || !own) { out.push({ person: pi, predicted: null, hit: false }); continue; }
+      let predicted: number | null = pi, best = cosine(g.embedding, own);
+      for (const [qi, c] of all.entries()) {
+        if (qi === pi || !c) continue;
+        const s = cosine(g.embedding, c);
+        if (s > best || (s === best && predicted === pi)) { best = s; predicted = qi; }
+      }
+      // a zero-length own centroid gives NaN, which no other similarity beats: a miss, not a hit
+      if (!Number.isFinite(best)) predicted = null;
+      out.push({ person: pi, predicted, hit: predicted === pi });
+    }
+  });
+  return out;
+}
+
+export interface Identification {
+  /** share of generated images identified as their own person; null without images */
+  top1: number | null;
+  /** bootstrap CI over people (each draw takes all of a person's images; the gallery stays fixed) */
+  ci: Interval | null;
+  hits: number;
+  n_images: number;
+  n_people: number;
+  /** 1 / n_people: the rate of a random guess */
+  chance: number | null;
+}
+
+export function identification(people: readonly IdentityEmbeddings[], opts: { B?: number; seed?: number } = {}): Identification {
+  const images = identifyTop1(people);
+  const perPerson = people.map((_, pi) => images.filter((x) => x.person === pi));
+  const rate = (groups: readonly IdentifiedImage[][]): number | null => {
+    const xs = groups.flat();
+    return xs.length === 0 ? null : xs.filter((x) => x.hit).length / xs.length;
+  };
+  const hits = images.filter((x) => x.hit).length;
+  return {
+    top1: rate(perPerson),
+    ci: bootstrapCI(perPerson, rate, opts),
+    hits,
+    n_images: images.length,
+    n_people: people.length,
+    chance: people.length === 0 ? null : 1 / people.length,
+  };
+}

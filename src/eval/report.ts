@@ -25,6 +25,16 @@ export function writeReportMd(r: any): string {
     }
   }
   L.push('', 'G = (S_gen − S_diff)/(S_same − S_diff); n/a = undefined (no generated face found, or S_same ≤ S_diff).', '');
+  if (r.identification) {
+    L.push('### Top-1 identification', '', '| network | side | top-1 [95% CI] | chance | images | people |', '|---|---|---|---|---|---|');
+    for (const net of Object.keys(r.identification)) {
+      for (const side of ['face', 'base']) {
+        const m = r.identification[net][side];
+        L.push(`| ${net === 'eval' ? 'evaluation' : 'conditioning (inflated)'} | ${side === 'face' ? 'Face0' : 'base model'} | ${f(m.top1)}${ci(m.ci)} | ${f(m.chance)} | ${m.n_images} | ${m.n_people} |`);
+      }
+    }
+    L.push('', 'Each identity image is identified as the person whose real-photo centroid it is most similar to (cosine); its own person\'s centroid leaves out the photo it was generated from. No face = a miss. Needs no S_same/S_diff, so image quality that lowers every similarity alike does not move it.', '');
+  }
   L.push('## Prompt fidelity (face on)', '', '| prompt | attribute | judge | fidelity Face0 [CI] | fidelity base | classifier Face0 / base | face rate | n |', '|---|---|---|---|---|---|---|---|');
   for (const p of r.prompt_fidelity.per_prompt) {
     const judge = !p.classifier ? '-' : p.classifier.startsWith('face-api') ? 'face-api' : 'classifier';

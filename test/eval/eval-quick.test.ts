@@ -17,7 +17,7 @@ test('eval --quick on the tiny bundle writes report.md/report.json with every se
   await runEval({ bundleDir: BUNDLE, dataDir: data!.dir, quick: true, outDir: out, command: 'face0 eval --quick (test)' });
   assert.ok(Date.now() - t0 < 60_000);
   const r = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
-  for (const k of ['command', 'bundle', 'data', 'settings', 'networks', 'identity', 'judge_accuracy_real', 'prompt_fidelity', 'tradeoff', 'consistency', 'bias', 'speed']) assert.ok(k in r, k);
+  for (const k of ['command', 'bundle', 'data', 'settings', 'networks', 'identity', 'identification', 'judge_accuracy_real', 'prompt_fidelity', 'tradeoff', 'consistency', 'bias', 'speed']) assert.ok(k in r, k);
   assert.match(r.bundle.manifest_sha256, /^[0-9a-f]{64}$/);
   assert.ok(r.networks.eval, 'evaluation network present');
   for (const net of ['eval', 'cond']) for (const side of ['face', 'base']) {
@@ -26,6 +26,15 @@ test('eval --quick on the tiny bundle writes report.md/report.json with every se
     assert.ok(m.s_same > m.s_diff);
   }
   assert.equal(r.data.identities.length, 2);
+  // top-1 identification over the identity images: 2 people x 1 image per side in quick mode
+  for (const net of ['eval', 'cond']) for (const side of ['face', 'base']) {
+    const t = r.identification[net][side];
+    assert.deepEqual(Object.keys(t).sort(), ['chance', 'ci', 'hits', 'n_images', 'n_people', 'top1'], `${net}.${side}`);
+    assert.equal(t.n_people, 2);
+    assert.equal(t.chance, 0.5);
+    assert.equal(t.n_images, r.identity[net][side].generated);
+    assert.ok(t.top1 >= 0 && t.top1 <= 1 && t.hits <= r.identity[net][side].generated_with_face);
+  }
   // prompt fidelity: Smiling by face-api; Eyeglasses by the attribute classifier when models/attributes exists
   const rows = r.prompt_fidelity.per_prompt;
   const smile = rows.find((p: { attribute: string }) => p.attribute === 'Smiling');
@@ -46,5 +55,6 @@ test('eval --quick on the tiny bundle writes report.md/report.json with every se
   const md = readFileSync(join(out, 'report.md'), 'utf8');
   assert.ok(md.startsWith('# face0 eval report'));
   assert.ok(md.includes('face0 eval --quick (test)') && md.includes(r.bundle.manifest_sha256));
+  assert.ok(md.includes('### Top-1 identification'));
   for (const f of ['grid.png', 'tradeoff.png']) assert.ok(existsSync(join(out, f)), f);
 });

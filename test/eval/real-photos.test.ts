@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import { join } from 'node:path';
 import { Judges } from '../../src/eval/judges.js';
-import { identityMetrics, type IdentityEmbeddings } from '../../src/eval/metrics.js';
+import { identification, identityMetrics, type IdentityEmbeddings } from '../../src/eval/metrics.js';
 import { tinyCeleba } from './helpers.js';
 
 const data = tinyCeleba(3, 4);
@@ -25,6 +25,9 @@ test('real photos as generations: G > 0.8 (evaluation and conditioning nets); gr
     const m = identityMetrics(people[net]);
     assert.ok(m.G !== null && m.G > 0.8, `${net}: G = ${m.G}`);
     assert.equal(m.face_rate, 1);
+    // a real photo of the person is nearer its own person's centroid than anyone else's
+    const id = identification(people[net], { B: 100 });
+    assert.ok(id.top1 !== null && id.top1 > id.chance!, `${net}: top-1 ${id.top1} (${id.hits}/${id.n_images}), chance ${id.chance}`);
   }
   const grey = await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 128, g: 128, b: 128 } } }).png().toBuffer();
   const jg = await judges.judge(await Judges.upscale(grey));
@@ -33,4 +36,5 @@ test('real photos as generations: G > 0.8 (evaluation and conditioning nets); gr
   const m = identityMetrics(withGrey);
   assert.equal(m.face_rate, 0);
   assert.equal(m.G, null);
+  assert.equal(identification(withGrey).top1, 0);
 });

@@ -23,7 +23,7 @@ interface Flags {
 export function register(program: Command): void {
   program
     .command('eval')
-    .description('measure a bundle on held-out people: identity (S_same/S_diff/S_gen, gap closure G), face rate, prompt fidelity, trade-off, consistency, bias, speed')
+    .description('measure a bundle on held-out people: identity (S_same/S_diff/S_gen, gap closure G), top-1 identification, face rate, prompt fidelity, trade-off, consistency, bias, speed')
     .option('--bundle <dir>', 'model bundle folder (default: models/face0-64, else the tiny test bundle)')
     .requiredOption('--data <dir>', 'CelebA-layout folder (images/, identity.txt, attributes.txt)')
     .option('--holdout <file>', 'held-out people, one `celeba:ID` per line (default: every identity of --data)')
@@ -53,9 +53,12 @@ export function register(program: Command): void {
         evalNet: flags.evalNet === 'none' ? null : flags.evalNet,
         command,
         log: (m) => process.stderr.write(`eval: ${m}\n`),
-      })) as { identity: Record<string, Record<string, { G: number | null; face_rate: number | null }>>; prompt_fidelity: { overall_face_on: number | null }; speed: { seconds_per_image_face: { mean: number | null }; seconds_per_image_base: { mean: number | null } }; seconds: number };
+      })) as { identity: Record<string, Record<string, { G: number | null; face_rate: number | null }>>; identification?: Record<string, Record<string, { top1: number | null; chance: number }>>; prompt_fidelity: { overall_face_on: number | null }; speed: { seconds_per_image_face: { mean: number | null }; seconds_per_image_base: { mean: number | null } }; seconds: number };
       for (const [net, sides] of Object.entries(r.identity)) {
         console.log(`G (${net === 'eval' ? 'evaluation net' : 'conditioning net'}): Face0 ${sides.face.G ?? 'n/a'} (face rate ${sides.face.face_rate ?? 'n/a'}), base ${sides.base.G ?? 'n/a'}`);
+      }
+      for (const [net, sides] of Object.entries(r.identification ?? {})) {
+        console.log(`top-1 identification (${net === 'eval' ? 'evaluation net' : 'conditioning net'}): Face0 ${sides.face.top1 ?? 'n/a'}, base ${sides.base.top1 ?? 'n/a'} (chance ${sides.face.chance})`);
       }
       console.log(`prompt fidelity (face on): ${r.prompt_fidelity.overall_face_on ?? 'n/a'}`);
       console.log(`seconds/image: Face0 ${r.speed.seconds_per_image_face.mean} base ${r.speed.seconds_per_image_base.mean}`);
