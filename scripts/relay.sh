@@ -64,7 +64,8 @@ case "$cmd" in
     if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then echo "relay: not running"; exit 0; fi
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid"
     echo "relay: SIGTERM sent; waiting for the checkpoint"
-    while kill -0 "$pid" 2>/dev/null; do sleep 2; done
+    # the wrapper shell dies at once; wait for the ranks (same process group) to write the checkpoint
+    while pgrep -g "$pid" >/dev/null; do sleep 2; done
     tail -n 3 "$RUN/train.log"
     ;;
   finish)

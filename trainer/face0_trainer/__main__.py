@@ -50,6 +50,17 @@ def main(argv=None):
     r.add_argument("--ckpt", required=True)
     r.add_argument("--out", required=True, help="state folder (state.pt, state.json)")
 
+    wh = sub.add_parser("whiten", help="a checkpoint with the face projector's input whitened (same function)")
+    wh.add_argument("--ckpt", required=True)
+    wh.add_argument("--data", required=True, help="dataset folder (identity_stats.json)")
+    wh.add_argument("--out", required=True, help="run folder for the result (ckpt.pt); continue with train --resume")
+
+    fg = sub.add_parser("face-gain", help="face gain of a checkpoint's EMA model on held-out or training samples")
+    fg.add_argument("--ckpt", required=True)
+    fg.add_argument("--data", required=True)
+    fg.add_argument("--split", choices=["holdout", "train"], default="holdout")
+    fg.add_argument("--samples", type=int, default=64)
+
     sm = sub.add_parser("summary", help="markdown: one row per run (pilot table) or a run's learning curve")
     sm.add_argument("runs", nargs="+", help="run folders (metrics.jsonl)")
     sm.add_argument("--curve", action="store_true", help="the learning curve of the first run")
@@ -95,6 +106,18 @@ def main(argv=None):
         info = save_state(a.ckpt, a.out)
         print(f"relay state -> {a.out}: step {info['step']}, {info['images']} images, "
               f"{info['bytes'] / 1e6:.1f} MB, sha256 {info['sha256'][:12]}")
+    elif a.cmd == "whiten":
+        from .whiten import whiten_checkpoint
+        print(f"whitened checkpoint -> {whiten_checkpoint(a.ckpt, a.data, a.out)}")
+    elif a.cmd == "face-gain":
+        import json
+        from .schedule import Schedule
+        from .train import load_checkpoint, model_from_checkpoint
+        from .validate import FaceGain
+        model, cfg, tok = model_from_checkpoint(load_checkpoint(a.ckpt))
+        g = FaceGain(a.data, tok, cfg, Schedule(cfg.train.timesteps), n=a.samples, split=a.split)
+        print(g.describe())
+        print(json.dumps(g(model)))
     elif a.cmd == "summary":
         from .summary import curve, pilot_row
         if a.curve:

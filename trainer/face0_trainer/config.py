@@ -35,6 +35,12 @@ class ModelConfig:
     # a single conditioning vector faster than cross-attention). The face still enters only through
     # the context, so the bundle's interface and the three-way guidance are unchanged.
     global_context: bool = False
+    # whiten the identity embedding before the projector: e -> L^-1 (e - mean) with the training
+    # embeddings' mean and Cholesky factor (identity_stats.json), kept as buffers inside the exported
+    # face projector. Raw face-api embeddings share a mean of norm 0.92 and vary by a total variance of
+    # only 0.15, so the projector first sees nearly the same vector for everyone; whitened, each
+    # identity direction is unit-variance (and random identities of the prior are exactly N(0, I))
+    whiten_embedding: bool = False
 
 
 @dataclass

@@ -94,8 +94,20 @@ class FaceProjector(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(cfg.embedding_dim, cfg.proj_hidden), nn.GELU(),
                                  nn.Linear(cfg.proj_hidden, self.K * self.D))
         self.ln = nn.LayerNorm(self.D)
+        self.whiten = cfg.whiten_embedding
+        if self.whiten:                     # set from the data by set_whitening (ModelConfig.whiten_embedding)
+            self.register_buffer("emb_mean", torch.zeros(cfg.embedding_dim))
+            self.register_buffer("emb_whiten", torch.eye(cfg.embedding_dim))
+
+    def set_whitening(self, mean, cholesky):
+        """mean [E], cholesky L [E,E] of the training embeddings: the input becomes L^-1 (e - mean)."""
+        L = torch.as_tensor(cholesky, dtype=torch.float64)
+        self.emb_mean.copy_(torch.as_tensor(mean, dtype=torch.float64).float())
+        self.emb_whiten.copy_(torch.linalg.inv(L).float())
 
     def forward(self, embedding):
+        if self.whiten:
+            embedding = (embedding - self.emb_mean) @ self.emb_whiten.t()
         return self.ln(self.mlp(embedding).reshape(-1, self.K, self.D))
 
 

@@ -313,6 +313,10 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
         missing, unexpected = model.load_state_dict(sd, strict=False)
         assert not unexpected and all(k.startswith("face_projector.") for k in missing)
     uses_face = stage in ("face0", "joint")
+    if m.whiten_embedding and ck is None:            # a new run: whitening from the training embeddings
+        from .export import identity_prior
+        prior, _ = identity_prior(data)
+        model.face_projector.set_whitening(prior["mean"], prior["cholesky"])
     model.face_projector.requires_grad_(uses_face)
     model.to(device)
     cuda = device.type == "cuda"

@@ -14,17 +14,26 @@ import math
 import numpy as np
 import torch
 
-from .data import list_holdout_shards, iter_shard, load_image
+from .data import list_holdout_shards, list_shards, iter_shard, load_image, read_holdout
 
 TIMESTEPS = (100, 300, 500, 700, 900)
 
 
 class FaceGain:
-    def __init__(self, data_dir, tok, cfg, schedule, n=64, timesteps=TIMESTEPS, seed=0, device="cpu"):
-        shards = list_holdout_shards(data_dir)
-        if not shards:
-            raise FileNotFoundError(f"no holdout-*.tar in {data_dir} (rerun `face0 augment` with --holdout-identities)")
-        samples = [s for sh in shards for s in iter_shard(sh, set(), validation=True)]
+    def __init__(self, data_dir, tok, cfg, schedule, n=64, timesteps=TIMESTEPS, seed=0, device="cpu",
+                 split="holdout"):
+        """split "holdout": the held-out people (the measurement); "train": training samples, the same
+        way (a diagnostic: a face path that helps on training people only has memorised them)."""
+        if split == "holdout":
+            shards = list_holdout_shards(data_dir)
+            if not shards:
+                raise FileNotFoundError(f"no holdout-*.tar in {data_dir} (rerun `face0 augment` with --holdout-identities)")
+            samples = [s for sh in shards for s in iter_shard(sh, set(), validation=True)]
+        elif split == "train":
+            holdout = read_holdout(data_dir)
+            samples = [s for sh in list_shards(data_dir) for s in iter_shard(sh, holdout)]
+        else:
+            raise ValueError(f"split {split!r}: expected holdout or train")
         if not samples:
             raise ValueError(f"{data_dir}: the holdout shards hold no samples")
         # evenly spaced over the held-out samples, so every held-out person is represented
@@ -49,6 +58,7 @@ class FaceGain:
         self.v = schedule.v_target(self.x0, self.t, noise)
         self.timesteps, self.n, self.device = tuple(timesteps), len(picked), device
         self.people = len({s["meta"].get("identity") for s in picked})
+        self.split = split
 
     @torch.no_grad()
     def __call__(self, model, batch=64):
@@ -73,4 +83,5 @@ class FaceGain:
         return out
 
     def describe(self):
-        return f"{self.n} held-out samples of {self.people} people x t={list(self.timesteps)}"
+        who = "held-out samples of" if self.split == "holdout" else "training samples of"
+        return f"{self.n} {who} {self.people} people x t={list(self.timesteps)}"

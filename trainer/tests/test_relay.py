@@ -128,3 +128,38 @@ def test_relay_state_round_trip_resume_and_refusals(shards, tmp_path):
         load_state(str(tmp_path / "nowhere"))
     with pytest.raises(FileNotFoundError, match="--state"):
         train(shards, str(tmp_path / "none"), steps=5, resume=True, **KW)
+
+
+def test_whitened_projector_new_run_and_conversion(shards, tmp_path):
+    import numpy as np
+    from face0_trainer.train import model_from_checkpoint
+    from face0_trainer.whiten import whiten_checkpoint
+    stats = json.load(open(os.path.join(shards, "identity_stats.json")))
+    # a new run takes mean and L^-1 from identity_stats.json
+    out = str(tmp_path / "w")
+    train(shards, out, stage="joint", steps=2, val_every=0, overrides=["model.whiten_embedding=true"], **KW)
+    model, cfg, _ = model_from_checkpoint(load_checkpoint(os.path.join(out, "ckpt.pt")))
+    assert cfg.model.whiten_embedding
+    fp = model.face_projector
+    L = np.array(stats["cholesky"])
+    assert np.allclose(fp.emb_mean.numpy(), stats["mean"], atol=1e-6)
+    assert np.allclose(fp.emb_whiten.numpy() @ L, np.eye(128), atol=1e-3)
+    # converting an unwhitened checkpoint keeps the projector's function and resumes
+    run = str(tmp_path / "plain")
+    train(shards, run, stage="joint", steps=2, val_every=0, **KW)
+    path = whiten_checkpoint(os.path.join(run, "ckpt.pt"), shards, str(tmp_path / "conv"))
+    a, _, _ = model_from_checkpoint(load_checkpoint(os.path.join(run, "ckpt.pt")))
+    b, cfg_b, _ = model_from_checkpoint(load_checkpoint(path))
+    assert cfg_b.model.whiten_embedding and not a.face_projector.whiten
+    e = torch.nn.functional.normalize(torch.randn(5, 128), dim=-1)
+    assert torch.allclose(a.face_projector(e), b.face_projector(e), atol=1e-4)
+    # the training embeddings come out of the whitening with unit variance along every direction they
+    # span (69 synthetic samples span 68 of 128: their covariance becomes a projection, C C = C)
+    from face0_trainer.data import iter_embeddings
+    E = torch.from_numpy(np.stack(list(iter_embeddings(shards))))
+    C = np.cov(((E - fp.emb_mean) @ fp.emb_whiten.t()).double().numpy(), rowvar=False)
+    assert np.allclose(C @ C, C, atol=0.02) and abs(np.trace(C) - (len(E) - 1)) < 1.0
+    r = train(shards, str(tmp_path / "conv"), steps=4, resume=True, val_every=0, **KW)
+    assert r["step"] == 4
+    with pytest.raises(ValueError, match="already"):
+        whiten_checkpoint(path, shards, str(tmp_path / "again"))
