@@ -37,14 +37,16 @@ def save_state(ckpt_path, out_dir):
              for k, v in ck["model"].items()}
     keep = ("config", "tokenizer", "stage", "step", "rng", "data", "seconds", "images",
             "sample_embeddings", "history", "provenance")
+    extra = {k: ck[k] for k in ("segments",) if k in ck}
     state = {"format": STATE_FORMAT, "ema_fp16": ema, "model_minus_ema_fp16": delta,
-             **{k: ck[k] for k in keep}}
+             **{k: ck[k] for k in keep}, **extra}
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, "state.pt")
     atomic_save(state, path)
     info = {"format": STATE_FORMAT, "file": "state.pt", "sha256": sha256(path), "bytes": os.path.getsize(path),
             "step": ck["step"], "images": ck["images"], "seconds": round(ck["seconds"], 1),
-            "config": ck["config"]["name"], "stage": ck["stage"], "segments": ck["provenance"]}
+            "config": ck["config"]["name"], "stage": ck["stage"], "stages": ck["provenance"],
+            "segments": ck.get("segments", [])}
     tmp = os.path.join(out_dir, "state.json.tmp")
     with open(tmp, "w") as f:
         json.dump(info, f, indent=1)

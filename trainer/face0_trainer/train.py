@@ -62,6 +62,20 @@ def cpu_threads(local_world=1, loader_workers=0):
     return max(1, min(n, int(free / local_world + 0.5)))
 
 
+def machine_description(device):
+    """What trained a segment: CPU model and cores (or the GPU), torch version, threads."""
+    import platform
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)}, torch {torch.__version__}"
+    cpu = platform.processor() or "cpu"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return f"{cpu}, {cpu_count()} cores, {torch.get_num_threads()} thread(s)/rank, torch {torch.__version__}"
+
+
 def setup_distributed():
     """(rank, world_size, local_rank, device). torchrun sets RANK/WORLD_SIZE/LOCAL_RANK."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -335,6 +349,7 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
     gen.manual_seed(tc.seed * 1000003 + rank)
 
     step, positions, seconds_done, images_done = 0, None, 0.0, 0
+    segments = list(ck.get("segments", [])) if ck is not None else []
     sample_emb = None
     if ck is not None:
         model.load_state_dict(ck["model"])
@@ -422,6 +437,8 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
                      "data": {"positions": all_pos, "world_size": world, "dir": os.path.abspath(data)},
                      "seconds": secs, "images": images_done, "sample_embeddings": sample_emb,
                      "rewarm_from": rewarm_from,
+                     "segments": segments + [{**segment, "to_step": step, "to_images": images_done,
+                                              "seconds": round(time.time() - t_start, 1)}],
                      "history": history,
                      "provenance": history + [{"stage": stage, "steps": step, "images": images_done,
                                                "seconds": round(secs, 1),
@@ -429,6 +446,11 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
                                                    f" ({torch.cuda.get_device_name(device)})" if cuda else "")}]},
                     ckpt_path)
         log(f"checkpoint ({reason}) step {step} -> {ckpt_path}")
+
+    # this process's stretch of the run, for the model card's list of training segments
+    segment = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t_start)), "from_step": step,
+               "from_images": images_done, "ranks": world, "machine": machine_description(device),
+               "resumed_from": None if ck is None else ("relay state" if ck.get("compact") else "checkpoint")}
 
     stopper = StopFlag()
     stopper.install()

@@ -111,6 +111,10 @@ def test_relay_state_round_trip_resume_and_refusals(shards, tmp_path):
     ck2 = load_checkpoint(os.path.join(fresh, "ckpt.pt"))
     assert ck2["rewarm_from"] == 3 and ck2["images"] == ck["images"] + 2 * 4
     assert [h["stage"] for h in ck2["provenance"]] == ["joint"] and ck2["provenance"][-1]["steps"] == 5
+    segs = ck2["segments"]                      # one entry per process that trained: 0->3, then 3->5
+    assert [(g["from_step"], g["to_step"]) for g in segs] == [(0, 3), (3, 5)]
+    assert segs[1]["resumed_from"] == "relay state" and segs[0]["resumed_from"] is None
+    assert segs[1]["to_images"] - segs[1]["from_images"] == 2 * 4 and "torch" in segs[0]["machine"]
     # refusals: a damaged file, another format, a missing folder
     with open(os.path.join(st, "state.pt"), "r+b") as f:
         f.seek(100)
