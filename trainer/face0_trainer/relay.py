@@ -10,23 +10,15 @@ AdamW's moments are dropped: the resumed run starts them at zero and warms the l
 again over `warmup` steps (trainer/RECIPES.md measures what that costs against an exact resume).
 A state.json beside it names the format and the sha256 of state.pt; resume refuses a mismatch.
 """
-import hashlib
 import json
 import os
 
 import torch
 
+from .export import sha256
 from .train import CKPT_FORMAT, atomic_save, load_checkpoint, torch_load
 
 STATE_FORMAT = "face0-relay-state-1"
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def save_state(ckpt_path, out_dir):
