@@ -259,7 +259,8 @@ describe('work queue', () => {
     const s = await createServer({ bundleDir: TINY_BUNDLE, threads: 1, logger: false, analyzer, workers: 1, queue: 3, timeoutMs: 600, verifyBundle: false });
     try {
       await s.loaded;
-      const long = { random_identity: 1, steps: 100, seed: 1, prompt: 'a photo' };
+      // 4 images x 100 steps: well past the 600 ms limit even on a quiet machine (1 image took 580 ms)
+      const long = { random_identity: 1, steps: 100, count: 4, seed: 1, prompt: 'a photo' };
       const inj = () => s.app.inject({ method: 'POST', url: '/v1/generate', payload: long });
       // 1 running + 3 waiting; the 5th is refused at once
       const all = await Promise.all([inj(), inj(), inj(), inj(), inj()]);
