@@ -1,6 +1,7 @@
 """CLI: python -m face0_trainer train|export|flops|bench|make-fixture|attributes ..."""
 import argparse
 import faulthandler
+import os
 import signal
 import sys
 
@@ -98,6 +99,12 @@ def main(argv=None):
               log_every=a.log_every, num_workers=a.workers, seed=a.seed, lr=a.lr,
               mask_edges=a.mask_edges or None, val_every=a.val_every, overrides=a.set,
               state_dir=a.state)
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            # everything is on disk: skip the interpreter's teardown, where gloo's threads can hang a rank
+            # after training has finished (seen once in CI; pytorch/pytorch#75097)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
     elif a.cmd == "export":
         from .export import export
         export(a.ckpt, a.data, a.out, name=a.name)

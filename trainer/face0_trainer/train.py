@@ -545,6 +545,9 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
         if shutdown is not None:
             shutdown()
     if world > 1:
+        # the DDP reducer holds the process group: free it while the group is alive, then leave together
+        # (a rank once hung in teardown after destroy_process_group, pytorch/pytorch#75097)
+        del train_model
         dist.barrier()
         dist.destroy_process_group()
     return {"step": step, "ckpt": ckpt_path}
