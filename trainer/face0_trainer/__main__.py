@@ -37,12 +37,22 @@ def main(argv=None):
     t.add_argument("--lr", type=float)
     t.add_argument("--seed", type=int)
     t.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
-                   help="override a config field of a new run (repeatable), e.g. model.global_context=false")
+                   help="override a config field (repeatable), e.g. model.global_context=false; with --resume "
+                        "only train.* fields (a segment on other hardware: train.batch=256)")
     t.add_argument("--val-every", type=int, default=500,
                    help="face gain on the held-out people's shards every N steps (0: never)")
 
+    pk = sub.add_parser("pack", help="one compact file of an augmented dataset, for the GPU machine (pack.py)")
+    pk.add_argument("--data", required=True, help="augmented dataset folder")
+    pk.add_argument("--out", required=True, help="pack file to write")
+    pk.add_argument("--quality", type=int, default=80, help="WebP quality of the images (default 80)")
+
+    up = sub.add_parser("unpack", help="a pack -> shard folder the trainer reads")
+    up.add_argument("--pack", required=True)
+    up.add_argument("--out", required=True, help="dataset folder to write")
+
     e = sub.add_parser("export", help="write the ONNX model bundle (EMA weights)")
-    e.add_argument("--ckpt", required=True)
+    e.add_argument("--ckpt", required=True, help="checkpoint (ckpt.pt) or relay state folder (state.json)")
     e.add_argument("--data", required=True, help="dataset folder (identity_stats.json, manifest.json)")
     e.add_argument("--out", required=True)
     e.add_argument("--name", help="bundle name (default face0-<config>)")
@@ -57,7 +67,7 @@ def main(argv=None):
     wh.add_argument("--out", required=True, help="run folder for the result (ckpt.pt); continue with train --resume")
 
     fg = sub.add_parser("face-gain", help="face gain of a checkpoint's EMA model on held-out or training samples")
-    fg.add_argument("--ckpt", required=True)
+    fg.add_argument("--ckpt", required=True, help="checkpoint (ckpt.pt) or relay state folder (state.json)")
     fg.add_argument("--data", required=True)
     fg.add_argument("--split", choices=["holdout", "train"], default="holdout")
     fg.add_argument("--samples", type=int, default=64)
@@ -105,6 +115,12 @@ def main(argv=None):
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(0)
+    elif a.cmd == "pack":
+        from .pack import pack
+        pack(a.data, a.out, quality=a.quality)
+    elif a.cmd == "unpack":
+        from .pack import unpack
+        unpack(a.pack, a.out)
     elif a.cmd == "export":
         from .export import export
         export(a.ckpt, a.data, a.out, name=a.name)
@@ -119,9 +135,10 @@ def main(argv=None):
     elif a.cmd == "face-gain":
         import json
         from .schedule import Schedule
-        from .train import load_checkpoint, model_from_checkpoint
+        from .relay import load_checkpoint_or_state
+        from .train import model_from_checkpoint
         from .validate import FaceGain
-        model, cfg, tok = model_from_checkpoint(load_checkpoint(a.ckpt))
+        model, cfg, tok = model_from_checkpoint(load_checkpoint_or_state(a.ckpt))
         g = FaceGain(a.data, tok, cfg, Schedule(cfg.train.timesteps), n=a.samples, split=a.split)
         print(g.describe())
         print(json.dumps(g(model)))

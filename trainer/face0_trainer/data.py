@@ -57,7 +57,7 @@ def decode_npy(b):
 
 
 def iter_shard(path, holdout, stats=None, validation=False):
-    """Yields dicts {key, meta, caption, embedding, jpg: (path, offset, size)} for one shard,
+    """Yields dicts {key, meta, caption, embedding, jpg: (path, offset, size) of the image} for one shard,
     held-out samples skipped before any of their members other than the json is read.
     A held-out people's shard (holdout-*.tar) opens only for validation=True: training never reads it."""
     if os.path.basename(path).startswith("holdout-") and not validation:
@@ -72,7 +72,8 @@ def iter_shard(path, holdout, stats=None, validation=False):
                 continue
             groups.setdefault(mk.group(1), {})[mk.group(2)] = m
         for key, mem in groups.items():
-            if not all(e in mem for e in ("jpg", "txt", "npy", "json")):
+            img = mem.get("jpg") or mem.get("webp")      # webp: a pack unpacked on the GPU machine (pack.py)
+            if img is None or not all(e in mem for e in ("txt", "npy", "json")):
                 if stats is not None:
                     stats["incomplete"] = stats.get("incomplete", 0) + 1
                 continue
@@ -84,7 +85,7 @@ def iter_shard(path, holdout, stats=None, validation=False):
             yield {"key": key, "meta": meta,
                    "caption": tf.extractfile(mem["txt"]).read().decode("utf-8").strip(),
                    "embedding": decode_npy(tf.extractfile(mem["npy"]).read()),
-                   "jpg": (path, mem["jpg"].offset_data, mem["jpg"].size)}
+                   "jpg": (path, img.offset_data, img.size)}
 
 
 def iter_captions(data_dir):

@@ -21,7 +21,7 @@ from .config import to_dict
 from .data import iter_embeddings, list_shards, iter_shard, read_holdout
 from .flops import unet_flops
 from .schedule import Schedule
-from .train import load_checkpoint, model_from_checkpoint
+from .train import model_from_checkpoint
 
 FORMAT_VERSION = 1
 OPSET = 17
@@ -137,7 +137,8 @@ def data_summary(data_dir):
 
 
 def export(ckpt_path, data_dir, out, name=None):
-    ck = load_checkpoint(ckpt_path)
+    from .relay import load_checkpoint_or_state       # relay imports this module
+    ck = load_checkpoint_or_state(ckpt_path)
     model, cfg, tok = model_from_checkpoint(ck, ema=True)
     model.eval()
     m = cfg.model

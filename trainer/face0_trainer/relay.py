@@ -72,3 +72,10 @@ def load_state(state_dir):
     ck = {k: v for k, v in st.items() if k not in ("ema_fp16", "model_minus_ema_fp16")}
     ck.update(format=CKPT_FORMAT, model=model, ema=ema, compact=True)
     return ck
+
+
+def load_checkpoint_or_state(path):
+    """A full checkpoint file, or a relay state folder (the GPU machine sends its run back as one)."""
+    if os.path.isdir(path):
+        return load_state(path)
+    return load_checkpoint(path)

@@ -280,6 +280,16 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
             raise FileNotFoundError(f"--resume: no checkpoint at {ckpt_path} (and no --state given)")
         cfg, tok, stage = from_dict(ck["config"]), Tokenizer.from_json(ck["tokenizer"]), ck["stage"]
         history = ck["history"]
+        resumed_batch = cfg.train.batch
+        if overrides:
+            # a relay segment on other hardware (the GPU machine: a larger batch) changes training
+            # settings; the weights fix the model, so model.* cannot change
+            fixed = [o for o in overrides if not o.startswith("train.")]
+            if fixed:
+                raise ValueError(f"--set {fixed[0]!r} with --resume: only train.FIELD=VALUE can change "
+                                 "on resume (the checkpoint's weights fix the model)")
+            cfg = apply_overrides(cfg, overrides)
+            log(f"resume with changed settings: {', '.join(overrides)}")
     elif stage == "face0":
         if not init:
             raise ValueError("stage face0 needs --init BASE_CKPT")
@@ -364,9 +374,12 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
             sched_lr.load_state_dict(ck["scheduler"])
         positions = ck["data"]["positions"]
         sample_emb = ck.get("sample_embeddings")
-        if len(positions) != world:
-            log(f"warning: checkpoint from {len(positions)} ranks, now {world}: data restarts at the next epoch")
+        if len(positions) != world or tc.batch != resumed_batch:
+            log(f"warning: checkpoint from {len(positions)} ranks of batch {resumed_batch}, now {world} of "
+                f"{tc.batch}: data restarts at the next epoch")
             positions = [[max(p[0] for p in positions) + 1, 0]] * world
+        if overrides and not ck.get("compact"):       # the scheduler's state holds the old learning rate
+            sched_lr.base_lrs = [tc.lr] * len(opt.param_groups)
         if rank < len(ck["rng"]):
             set_rng_state(ck["rng"][rank], gen)
         else:                 # more ranks than the checkpoint had: a rank of its own draws (not rank 0's copy)
@@ -450,7 +463,8 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
     # this process's stretch of the run, for the model card's list of training segments
     segment = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t_start)), "from_step": step,
                "from_images": images_done, "ranks": world, "machine": machine_description(device),
-               "resumed_from": None if ck is None else ("relay state" if ck.get("compact") else "checkpoint")}
+               "resumed_from": None if ck is None else ("relay state" if ck.get("compact") else "checkpoint"),
+               **({"changed": list(overrides)} if overrides and ck is not None else {})}
 
     stopper = StopFlag()
     stopper.install()

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# A relay segment on the GPU machine (issue 10 section 4), and its return to the relay here.
+#
+#   here, once per dataset:   cd trainer && python3 -m face0_trainer pack --data ../work/data64 --out ../work/gpu/pack.f0p
+#   on the device machine:    bash scripts/gpu-train.sh run            (device `run`, carry ["work/gpu"])
+#   here, with what came back: bash scripts/gpu-train.sh receive DIR   (DIR: the run's files_at folder)
+#
+# `run` unpacks the pack (trainer/face0_trainer/pack.py), resumes the relay's committed state (or starts
+# from scratch: FROM=scratch) with a GPU batch, bf16 autocast and torch.compile (the trainer's CUDA path),
+# trains TRAIN_SECONDS, and writes to $OUT the compact state split in parts of 15 MiB (the device returns
+# files of at most 16 MiB), state.json, metrics.jsonl, the log and the last sample grid.
+# `receive` joins the parts into work/gpu/state (sha256 checked against state.json), exports the bundle
+# to work/gpu/bundle and measures face gain on the real held-out shards, next to the relay's own state.
+# The GPU run becomes the relay (cp -r work/gpu/state/. relay/face0-cpu/) only if it measures better.
+#
+# Settings (environment): PACK, OUT, TRAIN_SECONDS (420), FROM (relay/face0-cpu | scratch),
+# CONFIG (scratch only; cpu), BATCH (256), VAL_EVERY (500), SET (more train.* overrides, space-separated),
+# PY (run: python3; receive: /usr/bin/python3), WORK (a scratch folder; /tmp/face0-gpu).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+PACK=${PACK:-$ROOT/work/gpu/pack.f0p}
+WORK=${WORK:-/tmp/face0-gpu}
+FROM=${FROM:-$ROOT/relay/face0-cpu}
+PART=15M
+
+cmd=${1:-}
+case "$cmd" in
+  run)
+    : "${OUT:?set OUT to the folder whose files come back}"
+    [ -f "$PACK" ] || { echo "gpu-train: no pack at $PACK (make it here with face0_trainer pack, carry work/gpu)"; exit 2; }
+    PY=${PY:-python3}               # the device's python3 holds PyTorch 2.x
+    secs=${TRAIN_SECONDS:-420}
+    rm -rf "$WORK"; mkdir -p "$WORK" "$OUT"
+    "$PY" -c 'import torch; print("torch", torch.__version__, "| cuda", torch.cuda.is_available(),
+              torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")'
+    cd trainer
+    "$PY" -m face0_trainer unpack --pack "$PACK" --out "$WORK/data"
+    args=(--data "$WORK/data" --out "$WORK/run" --seconds "$secs" --steps 10000000 --workers -1
+          --val-every "${VAL_EVERY:-500}" --ckpt-every 2000 --sample-every 1000000 --log-every 50
+          --set "train.batch=${BATCH:-256}" --set train.compile=true)
+    for s in ${SET:-}; do args+=(--set "$s"); done
+    if [ "$FROM" = scratch ]; then
+      args+=(--config "${CONFIG:-cpu}" --stage joint)
+    else
+      args+=(--resume --state "$FROM")
+    fi
+    PYTHONUNBUFFERED=1 "$PY" -m face0_trainer train "${args[@]}" 2>&1 | tee "$OUT/train.log"
+    "$PY" -m face0_trainer save-state --ckpt "$WORK/run/ckpt.pt" --out "$WORK/state"
+    split -b "$PART" -d "$WORK/state/state.pt" "$OUT/state.pt.part-"
+    cp "$WORK/state/state.json" "$WORK/run/metrics.jsonl" "$OUT/"
+    last=$(ls "$WORK/run"/samples-*.png 2>/dev/null | tail -n 1 || true)
+    [ -z "$last" ] || cp "$last" "$OUT/samples.png"
+    ls -l "$OUT"
+    ;;
+  receive)
+    src=${2:?usage: gpu-train.sh receive DIR}
+    PY=${PY:-/usr/bin/python3}      # here: Debian's python3-torch
+    dest=$ROOT/work/gpu/state
+    ls "$src"/state.pt.part-* >/dev/null 2>&1 || { echo "gpu-train: no state.pt.part-* in $src"; exit 2; }
+    rm -rf "$dest"; mkdir -p "$dest"
+    cat "$src"/state.pt.part-* > "$dest/state.pt"
+    cp "$src/state.json" "$dest/"
+    for f in metrics.jsonl train.log samples.png; do [ ! -f "$src/$f" ] || cp "$src/$f" "$dest/"; done
+    data=${FACE0_RELAY_DATA:-$ROOT/work/data64}
+    cd trainer
+    "$PY" -m face0_trainer export --ckpt "$dest" --data "$data" --out "$ROOT/work/gpu/bundle" --name face0-64
+    for s in "$dest" "$FROM"; do
+      [ -d "$s" ] || continue
+      echo "face gain of $s on the held-out people:"
+      "$PY" -m face0_trainer face-gain --ckpt "$s" --data "$data" | tail -n 1
+    done
+    ;;
+  *)
+    sed -n '2,20p' "$0"; exit 2
+    ;;
+esac
