@@ -71,6 +71,8 @@ def main(argv=None):
     fg.add_argument("--data", required=True)
     fg.add_argument("--split", choices=["holdout", "train"], default="holdout")
     fg.add_argument("--samples", type=int, default=64)
+    fg.add_argument("--caption", help="one caption for every sample instead of its own (e.g. the generic "
+                                      "'a photo of a person' of face0 eval's identity figures)")
 
     sm = sub.add_parser("summary", help="markdown: one row per run (pilot table) or a run's learning curve")
     sm.add_argument("runs", nargs="+", help="run folders (metrics.jsonl)")
@@ -139,7 +141,7 @@ def main(argv=None):
         from .train import model_from_checkpoint
         from .validate import FaceGain
         model, cfg, tok = model_from_checkpoint(load_checkpoint_or_state(a.ckpt))
-        g = FaceGain(a.data, tok, cfg, Schedule(cfg.train.timesteps), n=a.samples, split=a.split)
+        g = FaceGain(a.data, tok, cfg, Schedule(cfg.train.timesteps), n=a.samples, split=a.split, caption=a.caption)
         print(g.describe())
         print(json.dumps(g(model)))
     elif a.cmd == "summary":

@@ -25,11 +25,14 @@ def pilot_row(run):
 
 def curve(run, every=1):
     """images seen -> held-out loss and face gain, one row per validation."""
-    out = ["| step | images | held-out v-loss (face) | face gain | by t (100/300/500/700/900) |", "|---|---|---|---|---|"]
+    out = ["| step | images | held-out v-loss (face) | face gain | by t (100/300/500/700/900) "
+           "| face gain, generic caption |", "|---|---|---|---|---|---|"]
     vals = [r for r in read_metrics(run) if "face_gain" in r]
     for i, r in enumerate(vals):
         if i % every and i != len(vals) - 1:
             continue
         by = "/".join(f"{100 * v:+.2f}" for v in r["face_gain_by_t"].values())
-        out.append(f"| {r['step']:,} | {r['images']:,} | {r['val_loss_face']:.4f} | {100 * r['face_gain']:+.3f}% | {by} |")
+        gen = f"{100 * r['generic_face_gain']:+.3f}%" if "generic_face_gain" in r else "—"
+        out.append(f"| {r['step']:,} | {r['images']:,} | {r['val_loss_face']:.4f} | {100 * r['face_gain']:+.3f}% "
+                   f"| {by} | {gen} |")
     return "\n".join(out)

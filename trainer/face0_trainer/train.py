@@ -417,19 +417,26 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
     metrics = open(os.path.join(out, "metrics.jsonl"), "a") if is_main else None
     face_gain = None
     if is_main and uses_face and val_every:
-        from .validate import FaceGain
+        from .validate import GENERIC_CAPTION, FaceGain
         try:
             face_gain = FaceGain(data, tok, cfg, sched, n=val_samples, device=device)
-            log(f"face gain: {face_gain.describe()}, every {val_every} steps")
+            face_gain_generic = FaceGain(data, tok, cfg, sched, n=val_samples, device=device,
+                                         caption=GENERIC_CAPTION)
+            log(f"face gain: {face_gain.describe()}, and the same with {GENERIC_CAPTION!r}, every {val_every} steps")
         except (FileNotFoundError, ValueError) as e:
             log(f"warning: no face-gain validation ({e})")
 
     def validate():
         t0 = time.time()
         r = face_gain(ema)
+        g = face_gain_generic(ema)
+        r.update({f"generic_{k}": v for k, v in g.items()})
         by_t = " ".join(f"{k}:{100 * v:+.2f}%" for k, v in r["face_gain_by_t"].items())
+        by_t_g = " ".join(f"{k}:{100 * v:+.2f}%" for k, v in g["face_gain_by_t"].items())
         log(f"val step {step} | held-out v-loss {r['val_loss_face']:.4f} with face, {r['val_loss_noface']:.4f} "
-            f"without | face gain {100 * r['face_gain']:+.3f}% (by t {by_t}) | {time.time() - t0:.1f} s")
+            f"without | face gain {100 * r['face_gain']:+.3f}% (by t {by_t}) | generic caption: "
+            f"{g['val_loss_face']:.4f} / {g['val_loss_noface']:.4f}, face gain {100 * g['face_gain']:+.3f}% "
+            f"(by t {by_t_g}) | {time.time() - t0:.1f} s")
         metrics.write(json.dumps({"step": step, "images": images_done, "stage": stage,
                                   "elapsed_s": seconds_done + time.time() - t_start, **r}) + "\n")
         metrics.flush()

@@ -7,6 +7,10 @@ training's face dropout) are compared: face gain = (loss without - loss with) / 
 0 means the face changes nothing; it is what `face0 eval`'s identity figures need to rise, and
 unlike them it moves within minutes of training. The same numbers per timestep show where the
 face is used (high noise: layout, hair, skin; low noise: detail).
+
+With `caption` set, every sample gets that caption instead of its own: with GENERIC_CAPTION (the
+identity prompt of `face0 eval`, which names no attribute) the face has to carry what the sample's
+caption would have said (gender, age, hair), as it must when `face0 eval` measures identity.
 """
 import io
 import math
@@ -17,11 +21,12 @@ import torch
 from .data import list_holdout_shards, list_shards, iter_shard, load_image, read_holdout
 
 TIMESTEPS = (100, 300, 500, 700, 900)
+GENERIC_CAPTION = "a photo of a person"          # eval/prompts.json identity_prompt
 
 
 class FaceGain:
     def __init__(self, data_dir, tok, cfg, schedule, n=64, timesteps=TIMESTEPS, seed=0, device="cpu",
-                 split="holdout"):
+                 split="holdout", caption=None):
         """split "holdout": the held-out people (the measurement); "train": training samples, the same
         way (a diagnostic: a face path that helps on training people only has memorised them)."""
         if split == "holdout":
@@ -47,7 +52,9 @@ class FaceGain:
                 f.seek(off)
                 imgs.append(load_image(f.read(size), m.resolution))
         x0 = torch.from_numpy(np.stack(imgs))
-        ids = torch.tensor([tok.encode(s["caption"], m.context_length, m.face_tokens) for s in picked])
+        ids = torch.tensor([tok.encode(caption if caption is not None else s["caption"], m.context_length,
+                                       m.face_tokens) for s in picked])
+        self.caption = caption
         emb = torch.from_numpy(np.stack([s["embedding"] for s in picked]))
         g = torch.Generator().manual_seed(seed)
         T = len(timesteps)
@@ -84,4 +91,5 @@ class FaceGain:
 
     def describe(self):
         who = "held-out samples of" if self.split == "holdout" else "training samples of"
-        return f"{self.n} {who} {self.people} people x t={list(self.timesteps)}"
+        return (f"{self.n} {who} {self.people} people x t={list(self.timesteps)}"
+                + (f", caption {self.caption!r}" if self.caption is not None else ", their own captions"))

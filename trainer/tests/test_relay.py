@@ -56,6 +56,19 @@ def test_joint_stage_trains_the_face_path_and_logs_face_gain(shards, tmp_path):
     assert [r["step"] for r in vals] == [2, 4]
     assert all(set(r["face_gain_by_t"]) == {"100", "300", "500", "700", "900"} for r in vals)
     assert all(r["val_loss_face"] > 0 and r["val_loss_noface"] > 0 for r in vals)
+    # the same samples with the generic caption: other losses, same keys
+    assert all(r["generic_val_loss_face"] > 0 and r["generic_val_loss_face"] != r["val_loss_face"] for r in vals)
+    assert all(set(r["generic_face_gain_by_t"]) == set(r["face_gain_by_t"]) for r in vals)
+
+
+def test_face_gain_with_one_caption_gives_every_sample_that_caption(shards, tokenizer, tiny_cfg):
+    from face0_trainer.validate import GENERIC_CAPTION
+    own = FaceGain(shards, tokenizer, tiny_cfg, Schedule(1000), n=6, timesteps=(100,))
+    gen = FaceGain(shards, tokenizer, tiny_cfg, Schedule(1000), n=6, timesteps=(100,), caption=GENERIC_CAPTION)
+    m = tiny_cfg.model
+    want = torch.tensor(tokenizer.encode(GENERIC_CAPTION, m.context_length, m.face_tokens))
+    assert (gen.ids == want).all() and not (own.ids == want).all()
+    assert torch.equal(gen.x_t, own.x_t) and "a photo of a person" in gen.describe()
 
 
 def test_overrides_parse_and_refuse_unknown_fields():
