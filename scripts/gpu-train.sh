@@ -67,8 +67,9 @@ case "$cmd" in
     "$PY" -m face0_trainer export --ckpt "$dest" --data "$data" --out "$ROOT/work/gpu/bundle" --name face0-64
     for s in "$dest" "$FROM"; do
       [ -d "$s" ] || continue
-      echo "face gain of $s on the held-out people:"
+      echo "face gain of $s on the held-out people (their captions, then 'a photo of a person'):"
       "$PY" -m face0_trainer face-gain --ckpt "$s" --data "$data" | tail -n 1
+      "$PY" -m face0_trainer face-gain --ckpt "$s" --data "$data" --caption "a photo of a person" | tail -n 1
     done
     ;;
   *)
