@@ -6,7 +6,7 @@ import type { Pipeline } from '../pipeline/generate.js';
 import { sampleIdentity } from '../identity/prior.js';
 import { slerp } from '../identity/slerp.js';
 import { normalize } from '../identity/vec.js';
-import type { ServerContext } from './app.js';
+import type { ServerContext } from './context.js';
 import { HttpError, mapError, QueueFullError } from './errors.js';
 import { generateJsonBody, generateMultipartFields, generateResponse, MAX_SEED } from './schemas.js';
 import { checkImage, coerceFields, readMultipart, type UploadedFile } from './uploads.js';
