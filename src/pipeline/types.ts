@@ -6,17 +6,20 @@ import type { GuidanceMode } from '../diffusion/guidance.js';
 /** What the pipeline needs from a face analyzer (src/face's FaceAnalyzer satisfies it). */
 export interface FaceEmbedder {
   embedderId: string;
+  /** Free what the analyzer holds (when the pipeline loaded it). */
+  close?(): void;
   embedImage(
-    input: string | Buffer,
+    input: string | Uint8Array,
     opts?: { faceIndex?: number },
   ): Promise<{ embedding: Float32Array; faceCount: number; faceIndex: number; warnings: string[] }>;
 }
 
-export type ImageInput = string | Buffer;
+/** A photo: a name the runtime reads (a path in Node, a URL in the browser) or encoded image bytes. */
+export type ImageInput = string | Uint8Array;
 export type IdentityInput = ImageInput | Float32Array;
 
 export interface GenerateOptions {
-  /** One face photo (path or encoded image bytes). */
+  /** One face photo (path or URL, or encoded image bytes). */
   face?: ImageInput;
   /** Several photos of one person: their embeddings are averaged and renormalised. */
   faces?: ImageInput[];
@@ -50,7 +53,7 @@ export interface GenerateOptions {
 }
 
 export interface GeneratedImage {
-  png: Buffer;
+  png: Uint8Array;
   seed: number;
   /** x_0 in the bundle's pixel range, [C, H, W] (for evaluation code). */
   pixels?: Float32Array;

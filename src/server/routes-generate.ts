@@ -116,7 +116,7 @@ function buildOptions(p: Params, files: UploadedFile[], bundle: Pipeline['bundle
 function toResponse(r: GenerateResult) {
   const { dir: _dir, ...bundle } = r.metadata.bundle; // never reveal server paths
   return {
-    images: r.images.map((im) => ({ png_base64: im.png.toString('base64'), seed: im.seed })),
+    images: r.images.map((im) => ({ png_base64: Buffer.from(im.png).toString('base64'), seed: im.seed })),
     metadata: { ...r.metadata, bundle },
   };
 }
