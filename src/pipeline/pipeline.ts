@@ -49,7 +49,7 @@ export interface Pipeline {
   readonly sessions: OrtModelSessions;
   generate(opts: GenerateOptions): Promise<GenerateResult>;
   /** The identity embedding of a photo (through the face analyzer, checked against the bundle). */
-  embedFace(input: ImageInput, faceIndex?: number): Promise<{ embedding: Float32Array; warnings: string[] }>;
+  embedFace(input: ImageInput, faceIndex?: number, name?: string): Promise<{ embedding: Float32Array; warnings: string[] }>;
   clearCaches(): void;
   close(): Promise<void>;
 }
@@ -127,14 +127,14 @@ class Face0Pipeline implements Pipeline {
     }
   }
 
-  async embedFace(input: ImageInput, faceIndex?: number): Promise<{ embedding: Float32Array; warnings: string[] }> {
+  async embedFace(input: ImageInput, faceIndex?: number, name?: string): Promise<{ embedding: Float32Array; warnings: string[] }> {
     const bytes = typeof input === 'string' ? await this.runtime.readPhoto(input) : input;
     const key = (await sha256Hex(bytes)) + ':' + (faceIndex ?? 0);
     const cached = this.opts.cacheEmbeddings !== false ? this.embCache.get(key) : undefined;
     if (cached) return cached;
     const analyzer = await this.getAnalyzer();
     checkEmbedder(this.bundle.manifest, analyzer.embedderId, 'the face analyzer');
-    const r = await analyzer.embedImage(typeof input === 'string' ? input : bytes, { faceIndex });
+    const r = await analyzer.embedImage(typeof input === 'string' ? input : bytes, { faceIndex, ...(typeof input !== 'string' && name ? { name } : {}) });
     checkEmbeddingDim(this.bundle.manifest, r.embedding, 'face embedding');
     const out = { embedding: normalize(r.embedding, 'face embedding'), warnings: r.warnings };
     if (this.opts.cacheEmbeddings !== false) this.embCache.set(key, out);
@@ -187,7 +187,7 @@ class Face0Pipeline implements Pipeline {
         checkEmbeddingDim(m, x, what);
         return normalize(x, what);
       }
-      const r = await this.embedFace(x, o.faceIndex);
+      const r = await this.embedFace(x, o.faceIndex, o.photoName);
       warnings.push(...r.warnings);
       return r.embedding;
     };

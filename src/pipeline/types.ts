@@ -10,7 +10,7 @@ export interface FaceEmbedder {
   close?(): void;
   embedImage(
     input: string | Uint8Array,
-    opts?: { faceIndex?: number },
+    opts?: { faceIndex?: number; name?: string },
   ): Promise<{ embedding: Float32Array; faceCount: number; faceIndex: number; warnings: string[] }>;
 }
 
@@ -35,6 +35,8 @@ export interface GenerateOptions {
   attributes?: Record<string, number>;
   /** Which face to use when a photo has several (default 0 = largest). */
   faceIndex?: number;
+  /** What to call photos given as bytes in messages (e.g. the file's name; default "image"). */
+  photoName?: string;
   prompt: string;
   steps?: number;
   sampler?: SamplerName;

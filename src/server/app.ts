@@ -14,6 +14,7 @@ import { mapError } from './errors.js';
 import { createMetrics } from './metrics.js';
 import { WorkQueue } from './queue.js';
 import { createContext, type ServerContext, type ServerOptions } from './context.js';
+import { ISOLATION_HEADERS } from '../site/isolation.js';
 import { bundleResponse, errorSchema, LIMITS } from './schemas.js';
 import { registerGenerate } from './routes-generate.js';
 import { registerFaces } from './routes-faces.js';
@@ -200,7 +201,17 @@ export async function createServer(options: ServerOptions): Promise<Face0Server>
   registerGenerate(app, ctx);
 
   // --- the web page ----------------------------------------------------------------------------
-  await app.register(fastifyStatic, { root: options.webDir ?? defaultWebDir(), prefix: '/', index: ['index.html'], dotfiles: 'deny', schemaHide: true });
+  // cross-origin isolated, so that the page's wasm runtimes may use threads (on this device)
+  await app.register(fastifyStatic, {
+    root: options.webDir ?? defaultWebDir(),
+    prefix: '/',
+    index: ['index.html'],
+    dotfiles: 'deny',
+    schemaHide: true,
+    setHeaders: (res) => {
+      for (const [k, v] of Object.entries(ISOLATION_HEADERS)) res.setHeader(k, v);
+    },
+  });
 
   // --- load the bundle (one pipeline per worker) and the analyzer, in the background ---------
   const pipelines: Pipeline[] = [];
