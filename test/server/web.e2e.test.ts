@@ -3,14 +3,14 @@
 // analyzer's embeddings), see the images; screenshot to test-artifacts/web.png.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { HAVE_CHROMIUM, launchChromium, NO_CHROMIUM } from '../helpers/chromium.js';
 import { createServer, type Face0Server } from '../../src/server/app.js';
 import { FACE_A, HAVE_DATA, REPO_ROOT, sharedAnalyzer, TINY_BUNDLE } from './helpers.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const skip = !existsSync(CHROMIUM) ? `chromium not found at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH)` : !HAVE_DATA ? 'no ../shared/data face photos' : false;
+const skip = !HAVE_CHROMIUM ? NO_CHROMIUM : !HAVE_DATA ? 'no ../shared/data face photos' : false;
 
 let server: Face0Server;
 let browser: Browser;
@@ -21,10 +21,7 @@ before(async () => {
   server = await createServer({ bundleDir: TINY_BUNDLE, threads: 1, logger: false, analyzer: await sharedAnalyzer(), verifyBundle: false });
   await server.loaded;
   base = await server.app.listen({ host: '127.0.0.1', port: 0 });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();
