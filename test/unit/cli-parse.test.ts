@@ -37,5 +37,5 @@ test('face0 --help: bench-generate lives under bench, not beside it', async () =
   assert.ok(top.includes('bench'));
   assert.ok(!top.includes('bench-generate'), `top-level commands: ${top.join(', ')}`);
   const bench = program.commands.find((c) => c.name() === 'bench')!;
-  assert.deepEqual(bench.commands.map((c) => c.name()).sort(), ['augment', 'generate', 'load', 'verify']);
+  assert.deepEqual(bench.commands.map((c) => c.name()).sort(), ['augment', 'browser', 'generate', 'load', 'verify']);
 });
