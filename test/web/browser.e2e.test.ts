@@ -59,7 +59,7 @@ async function openPage(): Promise<{ page: Page; requests: { method: string; url
   return { page, requests, errors };
 }
 
-test('build-web site in Chromium: window.face0 matches face0 generate at the same seed; only same-origin GETs, no photo sent', { skip, timeout: 180_000 }, async () => {
+test('build-web site in Chromium: window.face0 matches face0 generate at the same seed; only same-origin GETs, no photo sent', { skip, timeout: 180_000 }, async (t) => {
   // Node: `face0 generate` at the bundle's defaults (no --steps, no scales)
   const nodeOut = join(tmp, 'node');
   await cli(['generate', '--bundle', TINY_BUNDLE, '--face', FACE_A, '--prompt', PROMPT, '--seed', String(SEED), '--count', '2', '--threads', '2', '--out', nodeOut, '-q']);
@@ -83,6 +83,7 @@ test('build-web site in Chromium: window.face0 matches face0 generate at the sam
   const browserPng = r.urls.map((u) => Buffer.from(u.replace(/^data:image\/png;base64,/, ''), 'base64'));
   const [b0, b1, n0, n1, again] = await Promise.all([...browserPng, ...nodePng, Buffer.from(r.again.split(',')[1], 'base64')].map(rgb));
   const same0 = meanAbsDiff(b0, n0), same1 = meanAbsDiff(b1, n1), other = meanAbsDiff(b0, n1);
+  t.diagnostic(`mean |Δ| browser vs Node: ${same0.toFixed(4)}, ${same1.toFixed(4)}; other seed ${other.toFixed(2)}`);
   assert.ok(same0 <= 2 && same1 <= 2, `browser vs Node at the same seed: mean |Δ| ${same0.toFixed(3)}, ${same1.toFixed(3)} (≤ 2 on 0–255)`);
   assert.ok(other > 4 * Math.max(same0, same1, 0.25), `another seed differs clearly (${other.toFixed(2)}): the comparison can tell images apart`);
   assert.equal(meanAbsDiff(b0, again), 0, 'the same seed in the browser twice gives the same pixels');
@@ -107,6 +108,8 @@ test('build-web site in Chromium: window.face0 matches face0 generate at the sam
   assert.deepEqual(requests.filter((q) => q.url.includes(photoName)), []);
   assert.ok(requests.some((q) => q.url.endsWith('/bundle/unet.onnx')), 'the model came from the site');
   assert.deepEqual(errors, []);
+  const paths = [...new Set(requests.map((q) => `${q.method} ${/^(data|blob):/.test(q.url) ? q.url.slice(0, 5) + '…' : new URL(q.url).pathname}`))];
+  t.diagnostic(`${requests.length} requests: ${paths.join(', ')}`);
   await page.close();
 });
 
