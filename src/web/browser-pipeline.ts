@@ -16,6 +16,9 @@ import { encodePngBrowser } from './png.js';
 /** Folders of the static site (build-web writes this layout), relative to the page. */
 export const SITE_LAYOUT = { bundle: 'bundle/', ort: 'ort/', tfjs: 'tfjs/', faceWeights: 'face-api/' } as const;
 
+/** ONNX Runtime Web's wasm (its JSEP build: the wasm and WebGPU execution providers). */
+export const ORT_WASM = 'ort-wasm-simd-threaded.jsep.wasm';
+
 export type ExecutionProvider = 'wasm' | 'webgpu';
 
 export interface BrowserPipelineOptions {
@@ -48,12 +51,18 @@ export async function createBrowserPipeline(o: BrowserPipelineOptions = {}): Pro
   const isolated = globalThis.crossOriginIsolated === true;
   const threads = o.threads ?? defaultThreads();
   if (threads > 1 && !isolated) throw new Error('threads > 1 need a cross-origin isolated page (COOP/COEP headers)');
-  ort.env.wasm.wasmPaths = new URL(SITE_LAYOUT.ort, location.href).href;
+  const ortUrl = new URL(SITE_LAYOUT.ort, location.href).href;
+  ort.env.wasm.wasmPaths = ortUrl;
   ort.env.wasm.numThreads = threads;
   ort.env.wasm.proxy = false;
 
+  // the runtime's wasm (the largest file) through the fetcher too, so the loading bar counts it
+  const ortWasmP = files.bytes(new URL(ORT_WASM, ortUrl).href);
   const bundleP = loadBundleFrom(httpBundleReader(SITE_LAYOUT.bundle, files), { verify: o.verify });
   const faceApiP = loadBrowserFaceApi(SITE_LAYOUT.faceWeights, SITE_LAYOUT.tfjs, files);
+  const ortWasm = await ortWasmP;
+  if (!ortWasm) throw new Error(`the site lacks ${SITE_LAYOUT.ort}${ORT_WASM}`);
+  ort.env.wasm.wasmBinary = ortWasm;
   const bundle = await bundleP;
   const sessions = await OrtModelSessions.open(bundle, {
     ort: ort as unknown as OrtModule,

@@ -71,7 +71,7 @@ async function loadDevice() {
     const { loaded, total } = ev.detail;
     $('load-progress').max = Math.max(total, 1);
     $('load-progress').value = loaded;
-    $('load-status').textContent = `models: ${MB(loaded)} / ${MB(total)} MB`;
+    $('load-status').textContent = `models and runtime: ${MB(loaded)} / ${MB(total)} MB`;
   };
   addEventListener('face0-progress', onProgress);
   try {
