@@ -3,6 +3,7 @@
 // image the run makes, whichever measurement asked for it).
 import type { CelebaRecord } from '../data/sources/celeba.js';
 import type { Pipeline } from '../pipeline/generate.js';
+import { asBuffer } from '../pipeline/image.js';
 import { Judges, type ImageJudgement } from './judges.js';
 import { CLASSIFIER_SIZE, rgbToChw, type AttributeClassifier, type AttributeLogits } from './attributes.js';
 import type { Interval } from './metrics.js';
@@ -110,10 +111,11 @@ export function createContext(setup: EvalSetup, people: Person[]): EvalContext {
     (faceOn ? stats.faceEval : stats.baseEval).push(msEval);
     const out: GenRecord[] = [];
     for (const im of r.images) {
+      const png = asBuffer(im.png);
       // x0 in [-1, 1] at 64x64 goes in as is; any other bundle size/range: its PNG resized to 64x64
       const direct = im.pixels && im.pixels.length === 3 * CLASSIFIER_SIZE * CLASSIFIER_SIZE && m.image.pixel_range[0] === -1 && m.image.pixel_range[1] === 1;
-      const cls = classifier ? (await classifier.classifyPixels([direct ? im.pixels! : rgbToChw(await Judges.upscale(im.png, CLASSIFIER_SIZE))]))[0] : null;
-      out.push({ png: im.png, j: await judges.judge(await Judges.upscale(im.png)), cls, msPerImage: ms, msPerEval: msEval, faceOn });
+      const cls = classifier ? (await classifier.classifyPixels([direct ? im.pixels! : rgbToChw(await Judges.upscale(png, CLASSIFIER_SIZE))]))[0] : null;
+      out.push({ png, j: await judges.judge(await Judges.upscale(png)), cls, msPerImage: ms, msPerEval: msEval, faceOn });
     }
     return out;
   };

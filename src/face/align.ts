@@ -3,7 +3,7 @@
 // at any size. The warp is hand-written (not sharp.affine) so that its pixel conventions and
 // anti-aliasing are exactly the ones documented here, identical for training crops and the
 // embedder's input.
-import type { RgbImage } from './image.js';
+import type { RgbImage } from './rgb-image.js';
 
 export type Point = [number, number];
 

@@ -2,26 +2,11 @@
 // CMYK, alpha and 16-bit inputs all end up as plain RGB bytes.
 import sharp from 'sharp';
 import { ImageDecodeError, ImageTooLargeError, ImageTooSmallError } from './errors.js';
+import { DEFAULT_MAX_PIXELS, DEFAULT_MIN_SIDE, type DecodeOptions, type ImageOps, type RgbImage } from './rgb-image.js';
 
-export interface RgbImage {
-  data: Uint8Array; // interleaved RGB, row-major
-  width: number;
-  height: number;
-}
+export { DEFAULT_MAX_PIXELS, DEFAULT_MIN_SIDE, type DecodeOptions, type ImageOps, type RgbImage } from './rgb-image.js';
 
-export interface DecodeOptions {
-  /** Refuse images with more pixels than this (decompression bombs). Default 40 MP. */
-  maxPixels?: number;
-  /** Refuse images whose shorter side is below this. Default 32. */
-  minSide?: number;
-  /** Name used in error messages (a path, or e.g. "upload"). */
-  name?: string;
-}
-
-export const DEFAULT_MAX_PIXELS = 40_000_000;
-export const DEFAULT_MIN_SIDE = 32;
-
-export async function decodeImage(input: string | Buffer, opts: DecodeOptions = {}): Promise<RgbImage> {
+export async function decodeImage(input: string | Uint8Array, opts: DecodeOptions = {}): Promise<RgbImage> {
   const name = opts.name ?? (typeof input === 'string' ? input : 'image');
   const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
   const minSide = opts.minSide ?? DEFAULT_MIN_SIDE;
@@ -77,3 +62,6 @@ export async function padMirror(img: RgbImage, pad: number): Promise<RgbImage> {
     .toBuffer({ resolveWithObject: true });
   return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
 }
+
+/** Node's image code for face analysis (sharp). */
+export const sharpImageOps: ImageOps = { decode: decodeImage, resize: resizeRgb, padMirror };

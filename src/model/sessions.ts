@@ -1,7 +1,11 @@
-// onnxruntime-node sessions for a bundle, with typed wrappers for the three networks.
+// onnxruntime-node sessions for a bundle (CPU EP; threads = cores by default). The wrappers around
+// the three networks are runtime-neutral: ort-sessions.ts.
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
-import type { Bundle } from './bundle.js';
+import type { Bundle } from './bundle-load.js';
+import { OrtModelSessions, type OrtModule } from './ort-sessions.js';
+
+export { IO } from './ort-sessions.js';
 
 export interface SessionOptions {
   /** intra-op threads per session (default: number of cores). */
@@ -10,125 +14,18 @@ export interface SessionOptions {
   warmup?: boolean;
 }
 
-/** I/O names fixed by docs/CONTRACTS.md §4. */
-export const IO = {
-  text_encoder: { inputs: ['input_ids'], outputs: ['hidden'] },
-  face_projector: { inputs: ['embedding'], outputs: ['tokens'] },
-  unet: { inputs: ['sample', 'timestep', 'context'], outputs: ['prediction'] },
-} as const;
+export type ModelSessions = OrtModelSessions;
 
-export class ModelSessions {
-  readonly threads: number;
-  readonly L: number;
-  readonly D: number;
-  readonly K: number;
-  readonly E: number;
-  readonly C: number;
-  readonly H: number;
-  readonly W: number;
-  /** Wall time of the warm-up runs (ms), 0 when skipped. */
-  warmupMs = 0;
-  unetEvals = 0;
-
-  private constructor(
-    readonly textEncoder: ort.InferenceSession,
-    readonly faceProjector: ort.InferenceSession,
-    readonly unetSession: ort.InferenceSession,
-    bundle: Bundle,
-    threads: number,
-  ) {
-    const m = bundle.manifest;
-    this.threads = threads;
-    this.L = m.text.context_length;
-    this.D = m.text.width;
-    this.K = m.text.face_tokens;
-    this.E = m.face.embedding_dim;
-    this.C = m.image.channels;
-    this.H = m.image.resolution;
-    this.W = m.image.resolution;
-  }
-
-  static async create(bundle: Bundle, opts: SessionOptions = {}): Promise<ModelSessions> {
+export const ModelSessions = {
+  async create(bundle: Bundle, opts: SessionOptions = {}): Promise<ModelSessions> {
     const threads = opts.threads ?? availableParallelism();
     if (!Number.isInteger(threads) || threads < 1) throw new Error(`threads must be a positive integer, got ${threads}`);
-    const so: ort.InferenceSession.SessionOptions = {
-      intraOpNumThreads: threads,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-    };
-    const open = async (key: keyof typeof IO) => {
-      let s: ort.InferenceSession;
-      try {
-        s = await ort.InferenceSession.create(bundle.paths[key], so);
-      } catch (err) {
-        throw new Error(`cannot load ${bundle.manifest.files[key].path} from bundle ${bundle.dir}: ${(err as Error).message}`);
-      }
-      const want = IO[key];
-      for (const n of want.inputs) {
-        if (!s.inputNames.includes(n)) throw new Error(`${bundle.manifest.files[key].path}: expected an input named "${n}", the graph has ${s.inputNames.join(', ')}`);
-      }
-      for (const n of want.outputs) {
-        if (!s.outputNames.includes(n)) throw new Error(`${bundle.manifest.files[key].path}: expected an output named "${n}", the graph has ${s.outputNames.join(', ')}`);
-      }
-      return s;
-    };
-    const [te, fp, un] = await Promise.all([open('text_encoder'), open('face_projector'), open('unet')]);
-    const ms = new ModelSessions(te, fp, un, bundle, threads);
-    if (opts.warmup !== false) {
-      const t0 = performance.now();
-      const ids = new BigInt64Array(ms.L);
-      const hidden = await ms.encodeText(ids, 1);
-      await ms.projectFace(new Float32Array(ms.E), 1);
-      await ms.unet(new Float32Array(ms.C * ms.H * ms.W), new Float32Array([0]), hidden, 1);
-      ms.unetEvals = 0;
-      ms.warmupMs = performance.now() - t0;
-    }
-    return ms;
-  }
-
-  /** input_ids int64 [B, L] -> hidden float32 [B, L, D] */
-  async encodeText(ids: BigInt64Array, batch: number): Promise<Float32Array> {
-    expectLen('input_ids', ids.length, batch * this.L);
-    const out = await this.textEncoder.run({ input_ids: new ort.Tensor('int64', ids, [batch, this.L]) });
-    return take(out.hidden, 'hidden', batch * this.L * this.D);
-  }
-
-  /** embedding float32 [B, E] -> tokens float32 [B, K, D] */
-  async projectFace(embedding: Float32Array, batch: number): Promise<Float32Array> {
-    expectLen('embedding', embedding.length, batch * this.E);
-    const out = await this.faceProjector.run({ embedding: new ort.Tensor('float32', embedding, [batch, this.E]) });
-    return take(out.tokens, 'tokens', batch * this.K * this.D);
-  }
-
-  /** sample [B, C, H, W], timestep [B], context [B, L, D] -> prediction [B, C, H, W] */
-  async unet(sample: Float32Array, timestep: Float32Array, context: Float32Array, batch: number): Promise<Float32Array> {
-    const px = this.C * this.H * this.W;
-    expectLen('sample', sample.length, batch * px);
-    expectLen('timestep', timestep.length, batch);
-    expectLen('context', context.length, batch * this.L * this.D);
-    const out = await this.unetSession.run({
-      sample: new ort.Tensor('float32', sample, [batch, this.C, this.H, this.W]),
-      timestep: new ort.Tensor('float32', timestep, [batch]),
-      context: new ort.Tensor('float32', context, [batch, this.L, this.D]),
+    return OrtModelSessions.open(bundle, {
+      ort: ort as unknown as OrtModule,
+      model: (key) => bundle.paths[key],
+      threads,
+      sessionOptions: { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' },
+      warmup: opts.warmup,
     });
-    this.unetEvals++;
-    return take(out.prediction, 'prediction', batch * px);
-  }
-
-  async release(): Promise<void> {
-    await Promise.all([this.textEncoder.release(), this.faceProjector.release(), this.unetSession.release()]);
-  }
-}
-
-function expectLen(name: string, got: number, want: number): void {
-  if (got !== want) throw new Error(`${name}: ${got} values given, ${want} expected`);
-}
-
-function take(t: ort.Tensor | undefined, name: string, want: number): Float32Array {
-  if (!t) throw new Error(`network produced no "${name}" output`);
-  if (t.type !== 'float32') throw new Error(`"${name}" output is ${t.type}, expected float32`);
-  const d = t.data as Float32Array;
-  if (d.length !== want) throw new Error(`"${name}" output has ${d.length} values, expected ${want} (dims ${t.dims.join('x')})`);
-  return d;
-}
+  },
+};

@@ -1,20 +1,11 @@
-// x_0 tensors -> PNG (sharp), and contact-sheet grids.
+// x_0 tensors -> PNG (sharp, Node), and contact-sheet grids.
 import sharp from 'sharp';
 
-/** [C, H, W] floats in [lo, hi] -> interleaved uint8 (values clamped, rounded half up). */
-export function toUint8Hwc(x: Float32Array, offset: number, C: number, H: number, W: number, range: readonly [number, number]): Uint8Array {
-  const [lo, hi] = range;
-  const scale = 255 / (hi - lo);
-  const out = new Uint8Array(H * W * C);
-  const plane = H * W;
-  for (let c = 0; c < C; c++) {
-    const base = offset + c * plane;
-    for (let p = 0; p < plane; p++) {
-      const v = Math.floor((x[base + p] - lo) * scale + 0.5);
-      out[p * C + c] = v < 0 ? 0 : v > 255 ? 255 : v;
-    }
-  }
-  return out;
+export { toUint8Hwc } from './pixels.js';
+
+/** A Buffer view of bytes (no copy): sharp and Node APIs want Buffers, the pipeline gives Uint8Arrays. */
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** Deterministic PNG encoding (fixed settings, no metadata). */
@@ -28,7 +19,7 @@ export async function encodePng(pixels: Uint8Array, width: number, height: numbe
 }
 
 /** Lay PNGs out in a grid (columns default ceil(sqrt(n))), with a `gap` px border. */
-export async function makeGrid(pngs: Buffer[], opts: { columns?: number; gap?: number } = {}): Promise<Buffer> {
+export async function makeGrid(pngs: Uint8Array[], opts: { columns?: number; gap?: number } = {}): Promise<Buffer> {
   if (pngs.length === 0) throw new Error('grid: no images');
   const meta = await sharp(pngs[0]).metadata();
   const w = meta.width!;
@@ -39,7 +30,7 @@ export async function makeGrid(pngs: Buffer[], opts: { columns?: number; gap?: n
   return sharp({
     create: { width: cols * w + (cols + 1) * gap, height: rows * h + (rows + 1) * gap, channels: 3, background: { r: 255, g: 255, b: 255 } },
   })
-    .composite(pngs.map((input, i) => ({ input, left: gap + (i % cols) * (w + gap), top: gap + Math.floor(i / cols) * (h + gap) })))
+    .composite(pngs.map((png, i) => ({ input: asBuffer(png), left: gap + (i % cols) * (w + gap), top: gap + Math.floor(i / cols) * (h + gap) })))
     .png({ compressionLevel: 6, adaptiveFiltering: false })
     .toBuffer();
 }

@@ -6,17 +6,20 @@ import type { GuidanceMode } from '../diffusion/guidance.js';
 /** What the pipeline needs from a face analyzer (src/face's FaceAnalyzer satisfies it). */
 export interface FaceEmbedder {
   embedderId: string;
+  /** Free what the analyzer holds (when the pipeline loaded it). */
+  close?(): void;
   embedImage(
-    input: string | Buffer,
-    opts?: { faceIndex?: number },
+    input: string | Uint8Array,
+    opts?: { faceIndex?: number; name?: string },
   ): Promise<{ embedding: Float32Array; faceCount: number; faceIndex: number; warnings: string[] }>;
 }
 
-export type ImageInput = string | Buffer;
+/** A photo: a name the runtime reads (a path in Node, a URL in the browser) or encoded image bytes. */
+export type ImageInput = string | Uint8Array;
 export type IdentityInput = ImageInput | Float32Array;
 
 export interface GenerateOptions {
-  /** One face photo (path or encoded image bytes). */
+  /** One face photo (path or URL, or encoded image bytes). */
   face?: ImageInput;
   /** Several photos of one person: their embeddings are averaged and renormalised. */
   faces?: ImageInput[];
@@ -32,6 +35,8 @@ export interface GenerateOptions {
   attributes?: Record<string, number>;
   /** Which face to use when a photo has several (default 0 = largest). */
   faceIndex?: number;
+  /** What to call photos given as bytes in messages (e.g. the file's name; default "image"). */
+  photoName?: string;
   prompt: string;
   steps?: number;
   sampler?: SamplerName;
@@ -50,7 +55,7 @@ export interface GenerateOptions {
 }
 
 export interface GeneratedImage {
-  png: Buffer;
+  png: Uint8Array;
   seed: number;
   /** x_0 in the bundle's pixel range, [C, H, W] (for evaluation code). */
   pixels?: Float32Array;

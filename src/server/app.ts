@@ -10,58 +10,17 @@ import { fileURLToPath } from 'node:url';
 import { createPipeline, type Pipeline } from '../pipeline/generate.js';
 import { FaceAnalyzer } from '../face/analyzer.js';
 import { SAMPLERS } from '../diffusion/samplers.js';
-import { HttpError, mapError } from './errors.js';
-import { createMetrics, type ServerMetrics } from './metrics.js';
-import { Mutex, WorkQueue } from './queue.js';
+import { mapError } from './errors.js';
+import { createMetrics } from './metrics.js';
+import { WorkQueue } from './queue.js';
+import { createContext, type ServerContext, type ServerOptions } from './context.js';
+import { ISOLATION_HEADERS } from '../site/isolation.js';
 import { bundleResponse, errorSchema, LIMITS } from './schemas.js';
 import { registerGenerate } from './routes-generate.js';
 import { registerFaces } from './routes-faces.js';
 import type { UploadLimits } from './uploads.js';
 
-export interface ServerOptions {
-  bundleDir: string;
-  /** Generation workers (one pipeline each; default 1). */
-  workers?: number;
-  /** Jobs allowed to wait per queue when every worker is busy (default 16). */
-  queue?: number;
-  /** Per-request time limit for generation and face analysis, queue wait included (ms, default 120 000). */
-  timeoutMs?: number;
-  /** ONNX Runtime intra-op threads per worker (default: cores / workers). */
-  threads?: number;
-  /** Bytes per uploaded image (default 10 MiB). */
-  maxUploadBytes?: number;
-  /** Bytes of a JSON body (default 1 MiB). */
-  maxJsonBytes?: number;
-  /** Pixels per image (default 25 MP). */
-  maxPixels?: number;
-  /** Photos per generate request (default 4). */
-  maxFiles?: number;
-  /** Verify bundle hashes on load (default true). */
-  verifyBundle?: boolean;
-  /** Pino logger options, or false (default: info level JSON logs). */
-  logger?: boolean | Record<string, unknown>;
-  /** An analyzer to share (tests); created on start otherwise. */
-  analyzer?: FaceAnalyzer;
-  /** Folder of the web page (default src/server/web). */
-  webDir?: string;
-}
-
-/** What the routes share. */
-export interface ServerContext {
-  opts: Required<Omit<ServerOptions, 'analyzer' | 'logger' | 'webDir' | 'threads'>> & { threads: number };
-  limits: UploadLimits;
-  metrics: ServerMetrics;
-  gen: WorkQueue<Pipeline> | undefined;
-  faces: WorkQueue<FaceAnalyzer> | undefined;
-  analyzerLock: Mutex;
-  analyzer: FaceAnalyzer | undefined;
-  /** The first pipeline (bundle, manifest); undefined while loading. */
-  bundle: Pipeline['bundle'] | undefined;
-  ready: boolean;
-  loadError: Error | undefined;
-  /** Throws 503 not_ready while loading. */
-  requireReady(): { gen: WorkQueue<Pipeline>; faces: WorkQueue<FaceAnalyzer>; analyzer: FaceAnalyzer; bundle: Pipeline['bundle'] };
-}
+export type { ServerContext, ServerOptions } from './context.js';
 
 export interface Face0Server {
   app: FastifyInstance;
@@ -132,24 +91,7 @@ export async function createServer(options: ServerOptions): Promise<Face0Server>
     return503OnClosing: true,
   });
 
-  const ctx: ServerContext = {
-    opts,
-    limits,
-    metrics: undefined as unknown as ServerMetrics,
-    gen: undefined,
-    faces: undefined,
-    analyzerLock: new Mutex(),
-    analyzer: undefined,
-    bundle: undefined,
-    ready: false,
-    loadError: undefined,
-    requireReady() {
-      if (!ctx.ready || !ctx.gen || !ctx.faces || !ctx.analyzer || !ctx.bundle) {
-        throw new HttpError(503, 'not_ready', ctx.loadError ? `the server failed to load: ${ctx.loadError.message}` : 'the server is still loading the model bundle and the face analyzer', { 'retry-after': '5' });
-      }
-      return { gen: ctx.gen, faces: ctx.faces, analyzer: ctx.analyzer, bundle: ctx.bundle };
-    },
-  };
+  const ctx = createContext(opts, limits);
   const empty = { waiting: 0, running: 0, workers: 0, capacity: 0 };
   ctx.metrics = createMetrics({ generate: () => ctx.gen?.stats ?? empty, faces: () => ctx.faces?.stats ?? empty });
   const metrics = ctx.metrics;
@@ -259,7 +201,17 @@ export async function createServer(options: ServerOptions): Promise<Face0Server>
   registerGenerate(app, ctx);
 
   // --- the web page ----------------------------------------------------------------------------
-  await app.register(fastifyStatic, { root: options.webDir ?? defaultWebDir(), prefix: '/', index: ['index.html'], dotfiles: 'deny', schemaHide: true });
+  // cross-origin isolated, so that the page's wasm runtimes may use threads (on this device)
+  await app.register(fastifyStatic, {
+    root: options.webDir ?? defaultWebDir(),
+    prefix: '/',
+    index: ['index.html'],
+    dotfiles: 'deny',
+    schemaHide: true,
+    setHeaders: (res) => {
+      for (const [k, v] of Object.entries(ISOLATION_HEADERS)) res.setHeader(k, v);
+    },
+  });
 
   // --- load the bundle (one pipeline per worker) and the analyzer, in the background ---------
   const pipelines: Pipeline[] = [];

@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { alignFace, FRAMINGS } from '../face/align.js';
 import { encodePng } from '../face/image.js';
-import type { ServerContext } from './app.js';
+import type { ServerContext } from './context.js';
 import { HttpError } from './errors.js';
 import { facesResponse, LIMITS } from './schemas.js';
 import { checkImage, readMultipart } from './uploads.js';

@@ -6,7 +6,7 @@ import type { Pipeline } from '../pipeline/generate.js';
 import { sampleIdentity } from '../identity/prior.js';
 import { slerp } from '../identity/slerp.js';
 import { normalize } from '../identity/vec.js';
-import type { ServerContext } from './app.js';
+import type { ServerContext } from './context.js';
 import { HttpError, mapError, QueueFullError } from './errors.js';
 import { generateJsonBody, generateMultipartFields, generateResponse, MAX_SEED } from './schemas.js';
 import { checkImage, coerceFields, readMultipart, type UploadedFile } from './uploads.js';
@@ -116,7 +116,7 @@ function buildOptions(p: Params, files: UploadedFile[], bundle: Pipeline['bundle
 function toResponse(r: GenerateResult) {
   const { dir: _dir, ...bundle } = r.metadata.bundle; // never reveal server paths
   return {
-    images: r.images.map((im) => ({ png_base64: im.png.toString('base64'), seed: im.seed })),
+    images: r.images.map((im) => ({ png_base64: Buffer.from(im.png).toString('base64'), seed: im.seed })),
     metadata: { ...r.metadata, bundle },
   };
 }

@@ -4,8 +4,6 @@
 //   3. pad with pad_id to length L (the last K positions are always padding: the face slots)
 // Beyond the contract: a caller may pass `mapped` (from a WordMapper, e.g. src/text/wordnet.ts) so
 // that a word the vocabulary lacks is encoded as a known word instead of <unk>.
-import { readFileSync } from 'node:fs';
-
 export interface TokenizerSpec {
   type: 'word';
   version: 1;
@@ -73,16 +71,6 @@ export class Tokenizer {
       if (!this.index.has(w)) this.index.set(w, i);
     });
     this.regex = new RegExp(spec.pattern, 'gu');
-  }
-
-  static fromFile(path: string): Tokenizer {
-    let spec: TokenizerSpec;
-    try {
-      spec = JSON.parse(readFileSync(path, 'utf8')) as TokenizerSpec;
-    } catch (err) {
-      throw new Error(`tokenizer: cannot read ${path}: ${(err as Error).message}`);
-    }
-    return new Tokenizer(spec);
   }
 
   get vocabSize(): number {

@@ -5,21 +5,9 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { buildProgram } from '../../src/cli/index.js';
+import { cli } from '../helpers/cli.js';
 import { createPipeline } from '../../src/pipeline/generate.js';
 import { TINY_BUNDLE } from '../helpers/fixture.js';
-
-async function cli(args: string[]): Promise<void> {
-  const log = console.log, err = console.error;
-  console.log = () => {};
-  console.error = () => {};
-  try {
-    await buildProgram().exitOverride().parseAsync(['node', 'face0', ...args]);
-  } finally {
-    console.log = log;
-    console.error = err;
-  }
-}
 
 test('generate writes PNGs, a JSON sidecar per image with every parameter, and a grid', async () => {
   const out = mkdtempSync(join(tmpdir(), 'face0-cli-'));

@@ -61,7 +61,9 @@ describe('service endpoints', () => {
     assert.equal(props.steps.maximum, 100);
     const page = await server.app.inject({ url: '/' });
     assert.equal(page.statusCode, 200);
-    assert.match(page.body, /<script type="module" src="\/app.js">/);
+    // relative, so that the same page works from a static site under any path (face0 build-web)
+    assert.match(page.body, /<script type="module" src="app.js">/);
+    assert.equal(page.headers['cross-origin-embedder-policy'], 'require-corp', 'cross-origin isolated: wasm threads on this device');
     assert.doesNotMatch(page.body, /https?:\/\//, 'the page loads nothing from the internet');
     const js = await server.app.inject({ url: '/app.js' });
     assert.equal(js.statusCode, 200);

@@ -3,14 +3,16 @@
 // analyzer's embeddings), see the images; screenshot to test-artifacts/web.png.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { HAVE_CHROMIUM, launchChromium, NO_CHROMIUM } from '../helpers/chromium.js';
 import { createServer, type Face0Server } from '../../src/server/app.js';
+import { buildSite } from '../../src/site/build-site.js';
 import { FACE_A, HAVE_DATA, REPO_ROOT, sharedAnalyzer, TINY_BUNDLE } from './helpers.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const skip = !existsSync(CHROMIUM) ? `chromium not found at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH)` : !HAVE_DATA ? 'no ../shared/data face photos' : false;
+const skip = !HAVE_CHROMIUM ? NO_CHROMIUM : !HAVE_DATA ? 'no ../shared/data face photos' : false;
 
 let server: Face0Server;
 let browser: Browser;
@@ -21,10 +23,7 @@ before(async () => {
   server = await createServer({ bundleDir: TINY_BUNDLE, threads: 1, logger: false, analyzer: await sharedAnalyzer(), verifyBundle: false });
   await server.loaded;
   base = await server.app.listen({ host: '127.0.0.1', port: 0 });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();
@@ -71,4 +70,35 @@ test('web page: photo → face crop, generate with progress, results grid, scree
   await page.screenshot({ path: join(REPO_ROOT, 'test-artifacts', 'web.png'), fullPage: true });
   assert.deepEqual(foreign, [], 'the page requests nothing outside this server');
   assert.deepEqual(consoleErrors, []);
+});
+
+test('web page as face0 serve ships it: on this device by default, on the server on request', { skip, timeout: 90_000 }, async () => {
+  const webDir = mkdtempSync(join(tmpdir(), 'face0-serve-site-'));
+  await buildSite({ bundleDir: TINY_BUNDLE, out: webDir, withServer: true });
+  const s = await createServer({ bundleDir: TINY_BUNDLE, threads: 1, logger: false, analyzer: await sharedAnalyzer(), verifyBundle: false, webDir });
+  try {
+    await s.loaded;
+    const url = await s.app.listen({ host: '127.0.0.1', port: 0 });
+    const page = await browser.newPage();
+    const posts: string[] = [];
+    page.on('request', (r) => r.method() !== 'GET' && posts.push(`${r.method()} ${new URL(r.url()).pathname}`));
+    await page.goto(url + '/');
+    await page.waitForFunction(() => /^models loaded/.test(document.getElementById('load-status')!.textContent ?? ''), null, { timeout: 60_000 });
+    assert.equal(await page.isChecked('input[name=where][value=device]'), true);
+    assert.equal(await page.isVisible('input[name=where][value=server]'), true);
+    await page.setInputFiles('#photo', FACE_A);
+    await page.waitForSelector('#photo-preview img.face-crop', { timeout: 20_000 });
+    assert.deepEqual(posts, [], 'on this device the photo is not sent');
+
+    await page.check('input[name=where][value=server]');
+    assert.match((await page.textContent('#privacy')) ?? '', /sent to this server/);
+    await page.waitForFunction(() => document.getElementById('bundle-info')!.textContent!.startsWith('Model:'));
+    await page.setInputFiles('#photo', FACE_A);
+    await page.waitForSelector('#photo-preview img.face-crop', { timeout: 20_000 });
+    assert.deepEqual(posts, ['POST /v1/faces'], 'on the server the photo goes to /v1/faces');
+    await page.close();
+  } finally {
+    await s.close(500);
+    rmSync(webDir, { recursive: true, force: true });
+  }
 });

@@ -29,3 +29,13 @@ test('embedding files: .npy float32 and .json', () => {
   writeFileSync(join(dir, 'bad.npy'), 'hello');
   assert.throws(() => readEmbeddingFile(join(dir, 'bad.npy')), /not a \.npy/);
 });
+
+test('face0 --help: bench-generate lives under bench, not beside it', async () => {
+  const { buildProgram } = await import('../../src/cli/index.js');
+  const program = buildProgram();
+  const top = program.commands.map((c) => c.name());
+  assert.ok(top.includes('bench'));
+  assert.ok(!top.includes('bench-generate'), `top-level commands: ${top.join(', ')}`);
+  const bench = program.commands.find((c) => c.name() === 'bench')!;
+  assert.deepEqual(bench.commands.map((c) => c.name()).sort(), ['augment', 'browser', 'generate', 'load', 'verify']);
+});

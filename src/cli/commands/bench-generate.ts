@@ -1,4 +1,4 @@
-// `face0 bench generate` (also `face0 bench-generate`): generation speed on one bundle, one process.
+// `face0 bench generate`: generation speed on one bundle, one process.
 //   - median wall time per image at the bundle's defaults (count 1), Face0 (3-way guidance, a
 //     cached embedding: a random identity) vs the same bundle with the face off (2-way, base CFG);
 //     uncached = a face photo through the face analyzer every time (when one is available);
@@ -154,7 +154,6 @@ function configure(cmd: Command): Command {
 }
 
 export function register(program: Command): void {
-  configure(program.command('bench-generate'));
-  const bench = program.commands.find((c) => c.name() === 'bench');
-  if (bench) configure(bench.command('generate'));
+  const bench = program.commands.find((c) => c.name() === 'bench') ?? program.command('bench').description('benchmarks and measurements');
+  configure(bench.command('generate'));
 }

@@ -1,6 +1,10 @@
 // `face0 serve`: the HTTP API and the web page (src/server/).
 import { Command } from 'commander';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer } from '../../server/app.js';
+import { buildSite } from '../../site/build-site.js';
 import { intOption } from '../options.js';
 import { resolveBundle } from '../shared.js';
 
@@ -21,7 +25,7 @@ interface Flags {
 export function register(program: Command): void {
   program
     .command('serve')
-    .description('serve the HTTP API (/v1/generate, /v1/faces, /v1/bundle, /openapi.json, /metrics) and the web page at /')
+    .description('serve the HTTP API (/v1/generate, /v1/faces, /v1/bundle, /openapi.json, /metrics) and the web page at / (which generates on the visitor\'s device by default, or on this server)')
     .option('--host <host>', 'address to listen on (127.0.0.1 = this machine only)', '127.0.0.1')
     .option('--port <port>', 'port', intOption, 8080)
     .option('--bundle <dir>', 'model bundle folder (default: models/face0-64, else the tiny test bundle)')
@@ -39,7 +43,12 @@ export function register(program: Command): void {
       if (f.queue < 0) throw new Error(`--queue must be ≥ 0, got ${f.queue}`);
       if (f.timeout < 1) throw new Error(`--timeout must be ≥ 1 second, got ${f.timeout}`);
       const bundleDir = resolveBundle(f.bundle, (msg) => console.error(msg));
+      // the page with its browser bundle, so visitors can also generate on their own device
+      const webDir = mkdtempSync(join(tmpdir(), 'face0-site-'));
+      process.once('exit', () => rmSync(webDir, { recursive: true, force: true }));
+      await buildSite({ bundleDir, out: webDir, withServer: true });
       const server = await createServer({
+        webDir,
         bundleDir,
         workers: f.workers,
         queue: f.queue,

@@ -1,6 +1,10 @@
-// face0 web page: plain ES module, no dependencies, talks to the API on the same origin.
+// face0 web page: plain ES module. It generates either on this device (window.face0, from the
+// browser bundle face0.js that `face0 build-web` and `face0 serve` ship) or on the server (the
+// API on the same origin, when there is one: a static site has none).
 const $ = (id) => document.getElementById(id);
 const state = {
+  device: null, // window.face0 once face0.js has loaded
+  server: false, // whether this origin has the face0 API
   bundle: null,
   photo: null, // { file, analysis }
   blendA: null,
@@ -40,15 +44,62 @@ function bindOutput(inputId) {
   update();
 }
 
-async function loadBundle() {
-  const res = await fetch('/v1/bundle');
+function where() {
+  return document.querySelector('input[name=where]:checked').value;
+}
+
+function showWhere() {
+  $('privacy').textContent = where() === 'device'
+    ? 'On this device: your photo stays on this device; nothing is uploaded.'
+    : 'On the server: photos are sent to this server only, kept in memory for the request, and never stored.';
+  state.photo = state.blendA = state.blendB = null;
+  for (const id of ['photo-preview', 'preview-a', 'preview-b']) $(id).innerHTML = '';
+  for (const id of ['photo', 'photo-a', 'photo-b']) $(id).value = '';
+  state.bundle = null;
+  $('generate').disabled = true;
+  const load = where() === 'device' ? loadDevice() : loadServerBundle();
+  load.catch((err) => setStatus(err.message, 'error'));
+}
+
+const MB = (n) => (n / 1e6).toFixed(1);
+
+async function loadDevice() {
+  if (!state.device) throw new Error('this page could not load its browser bundle (face0.js); choose "on the server"');
+  $('load-box').hidden = false;
+  $('bundle-info').textContent = 'loading the models into this browser…';
+  const onProgress = (ev) => {
+    const { loaded, total } = ev.detail;
+    $('load-progress').max = Math.max(total, 1);
+    $('load-progress').value = loaded;
+    $('load-status').textContent = `models and runtime: ${MB(loaded)} / ${MB(total)} MB`;
+  };
+  addEventListener('face0-progress', onProgress);
+  try {
+    const info = await state.device.ready;
+    $('load-status').textContent = `models loaded (${MB(state.device.loadProgress.loaded)} MB) in ${(info.load_ms / 1000).toFixed(1)} s · ${info.execution_provider}, ${info.threads} thread${info.threads === 1 ? '' : 's'}`;
+    if (where() === 'device') applyBundle(info);
+  } catch (err) {
+    $('bundle-info').textContent = `models not loaded: ${err.message}`;
+    throw err;
+  } finally {
+    removeEventListener('face0-progress', onProgress);
+  }
+}
+
+async function loadServerBundle() {
+  $('load-box').hidden = true;
+  const res = await fetch('v1/bundle');
   if (!res.ok) {
     $('bundle-info').textContent = `bundle not loaded: ${await apiError(res)}`;
-    if (res.status === 503) setTimeout(loadBundle, 2000);
+    if (res.status === 503) setTimeout(() => where() === 'server' && loadServerBundle(), 2000);
     return;
   }
-  const b = await res.json();
+  if (where() === 'server') applyBundle(await res.json());
+}
+
+function applyBundle(b) {
   state.bundle = b;
+  $('generate').disabled = false;
   $('bundle-info').textContent = `Model: ${b.name} (${b.resolution}×${b.resolution}).`;
   const d = b.defaults || {};
   if (d.steps) $('steps').value = d.steps;
@@ -78,8 +129,8 @@ async function loadBundle() {
     box.append(row);
   }
   if (b.analyzer_embedder !== b.embedder) {
-    setStatus('Note: this bundle was trained with another face embedder than this server\'s analyzer, so face photos cannot condition it. Use a consistent character (random identity).', 'warn');
-  }
+    setStatus('Note: this bundle was trained with another face embedder than this page\'s analyzer, so face photos cannot condition it. Use a consistent character (random identity).', 'warn');
+  } else setStatus('');
 }
 
 function attributes() {
@@ -91,23 +142,36 @@ function attributes() {
   return out;
 }
 
-async function analyze(file, previewEl) {
-  previewEl.innerHTML = '<span class="muted">finding the face…</span>';
+/** Faces in a photo: { faces, face_index, crop (an image URL), embedding, embedder, bundle_compatible, warnings }. */
+async function findFaces(file) {
+  if (where() === 'device') {
+    const a = await state.device.faces(file);
+    return { ...a, crop: a.crop_data_url };
+  }
   const fd = new FormData();
   fd.append('image', file, 'photo');
-  const res = await fetch('/v1/faces', { method: 'POST', body: fd });
-  if (!res.ok) {
+  const res = await fetch('v1/faces', { method: 'POST', body: fd });
+  if (!res.ok) throw new Error(await apiError(res));
+  const a = await res.json();
+  return { ...a, crop: `data:image/png;base64,${a.crop_png_base64}` };
+}
+
+async function analyze(file, previewEl) {
+  previewEl.innerHTML = '<span class="muted">finding the face…</span>';
+  let a;
+  try {
+    a = await findFaces(file);
+  } catch (err) {
     previewEl.innerHTML = '';
     const p = document.createElement('span');
     p.className = 'error';
-    p.textContent = await apiError(res);
+    p.textContent = err.message;
     previewEl.append(p);
     return null;
   }
-  const a = await res.json();
   previewEl.innerHTML = '';
   const img = document.createElement('img');
-  img.src = `data:image/png;base64,${a.crop_png_base64}`;
+  img.src = a.crop;
   img.alt = 'detected face';
   img.className = 'face-crop';
   const info = document.createElement('div');
@@ -168,6 +232,39 @@ function buildRequest() {
   return { body: JSON.stringify(json), headers: { 'content-type': 'application/json' } };
 }
 
+/** The same choices as buildRequest(), for window.face0.generateDetailed(). */
+function buildDeviceOptions() {
+  const m = mode();
+  const p = commonParams();
+  const o = { prompt: p.prompt, steps: p.steps, count: p.count, textScale: p.text_scale, faceScale: p.face_scale, sampler: p.sampler, seed: p.seed };
+  if (m === 'photo') {
+    if (!state.photo) throw new Error('choose a face photo first (or switch to a consistent character)');
+    o.photo = state.photo.file;
+  } else if (m === 'random') o.randomIdentity = Number($('identity-seed').value);
+  else if (m === 'blend') {
+    if (!state.blendA || !state.blendB) throw new Error('choose both faces to blend');
+    o.embedding = state.device.blend(state.blendA.embedding, state.blendB.embedding, Number($('blend-t').value));
+  }
+  const attrs = attributes();
+  if (m !== 'none' && Object.keys(attrs).length) o.attributes = attrs;
+  return o;
+}
+
+/** Generate on this device with per-step progress; resolves like the server's result event. */
+async function generateOnDevice(o, signal) {
+  setStatus('generating on this device…');
+  const r = await state.device.generateDetailed({
+    ...o,
+    signal,
+    onStep: (step, total) => {
+      $('progress').max = total;
+      $('progress').value = step;
+      setStatus(`step ${step} / ${total}`);
+    },
+  });
+  return { images: r.images.map((im) => ({ url: im.dataUrl, seed: im.seed })), metadata: r.metadata };
+}
+
 /** Read server-sent events from a fetch response body. */
 async function* events(res) {
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -196,9 +293,12 @@ function showResults(result) {
   const box = $('results');
   box.innerHTML = '';
   for (const im of result.images) {
-    const bytes = Uint8Array.from(atob(im.png_base64), (c) => c.charCodeAt(0));
-    const url = URL.createObjectURL(new Blob([bytes], { type: 'image/png' }));
-    state.blobUrls.push(url);
+    let url = im.url;
+    if (!url) {
+      const bytes = Uint8Array.from(atob(im.png_base64), (c) => c.charCodeAt(0));
+      url = URL.createObjectURL(new Blob([bytes], { type: 'image/png' }));
+      state.blobUrls.push(url);
+    }
     const fig = document.createElement('figure');
     fig.className = 'result';
     fig.innerHTML = `<img alt="generated image"><figcaption></figcaption>`;
@@ -213,9 +313,10 @@ function showResults(result) {
 }
 
 async function generate() {
+  const onDevice = where() === 'device';
   let req;
   try {
-    req = buildRequest();
+    req = onDevice ? buildDeviceOptions() : buildRequest();
   } catch (err) {
     setStatus(err.message, 'error');
     return;
@@ -227,8 +328,17 @@ async function generate() {
   $('progress').value = 0;
   setStatus('sending…');
   const t0 = performance.now();
+  const done = (result) => {
+    showResults(result);
+    const w = result.metadata.warnings || [];
+    setStatus(`${result.images.length} image(s) in ${((performance.now() - t0) / 1000).toFixed(1)} s${w.length ? `\n⚠ ${w.join('\n⚠ ')}` : ''}`, w.length ? 'warn' : '');
+  };
   try {
-    const res = await fetch('/v1/generate', {
+    if (onDevice) {
+      done(await generateOnDevice(req, controller.signal));
+      return;
+    }
+    const res = await fetch('v1/generate', {
       method: 'POST',
       body: req.body,
       headers: { ...req.headers, accept: 'text/event-stream' },
@@ -245,9 +355,7 @@ async function generate() {
         setStatus(`step ${ev.data.step} / ${ev.data.total}`);
       } else if (ev.event === 'result') {
         finished = true;
-        showResults(ev.data);
-        const w = ev.data.metadata.warnings || [];
-        setStatus(`${ev.data.images.length} image(s) in ${((performance.now() - t0) / 1000).toFixed(1)} s${w.length ? `\n⚠ ${w.join('\n⚠ ')}` : ''}`, w.length ? 'warn' : '');
+        done(ev.data);
       } else if (ev.event === 'error') {
         finished = true;
         throw new Error(`${ev.data.error.message} (${ev.data.status} ${ev.data.error.code})`);
@@ -264,7 +372,24 @@ async function generate() {
   }
 }
 
-function init() {
+/** Which runtimes this page has: face0.js (on this device) and the API (a static site has none). */
+async function probe() {
+  const site = await fetch('face0-site.json').then((r) => (r.ok ? r.json() : null), () => null);
+  state.server = !(site && site.static);
+  try {
+    await import('./face0.js');
+    state.device = window.face0;
+  } catch {
+    state.device = null;
+  }
+  const radio = (v) => document.querySelector(`input[name=where][value=${v}]`);
+  radio('server').disabled = !state.server;
+  radio('server').parentElement.hidden = !state.server;
+  radio('device').disabled = !state.device;
+  if (!state.device) radio('server').checked = true;
+}
+
+async function init() {
   for (const r of document.querySelectorAll('input[name=mode]')) r.addEventListener('change', showMode);
   showMode();
   for (const id of ['text-scale', 'face-scale', 'blend-t']) bindOutput(id);
@@ -288,7 +413,9 @@ function init() {
   });
   $('generate').addEventListener('click', generate);
   $('cancel').addEventListener('click', () => state.controller?.abort());
-  loadBundle().catch((err) => setStatus(`cannot reach the server: ${err.message}`, 'error'));
+  for (const r of document.querySelectorAll('input[name=where]')) r.addEventListener('change', showWhere);
+  await probe();
+  showWhere();
 }
 
 init();
