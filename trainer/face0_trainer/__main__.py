@@ -78,6 +78,7 @@ def main(argv=None):
     sm.add_argument("runs", nargs="+", help="run folders (metrics.jsonl)")
     sm.add_argument("--curve", action="store_true", help="the learning curve of the first run")
     sm.add_argument("--every", type=int, default=1, help="--curve: every N-th validation")
+    sm.add_argument("--segments", action="store_true", help="the training segments of a relay state folder")
 
     f = sub.add_parser("flops", help="count FLOPs of one UNet evaluation")
     f.add_argument("--config", default="default", choices=list(CONFIGS))
@@ -145,8 +146,10 @@ def main(argv=None):
         print(g.describe())
         print(json.dumps(g(model)))
     elif a.cmd == "summary":
-        from .summary import curve, pilot_row
-        if a.curve:
+        from .summary import curve, pilot_row, segments
+        if a.segments:
+            print(segments(a.runs[0]))
+        elif a.curve:
             print(curve(a.runs[0], a.every))
         else:
             print("| run | img/s | images | held-out v-loss (face / no face) | face gain | face gain, t=900 |")

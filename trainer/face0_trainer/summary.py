@@ -36,3 +36,17 @@ def curve(run, every=1):
         out.append(f"| {r['step']:,} | {r['images']:,} | {r['val_loss_face']:.4f} | {100 * r['face_gain']:+.3f}% "
                    f"| {by} | {gen} |")
     return "\n".join(out)
+
+
+def segments(state_dir):
+    """The training segments recorded in a relay state's state.json (the model card's table)."""
+    with open(os.path.join(state_dir, "state.json"), encoding="utf-8") as f:
+        segs = json.load(f).get("segments", [])
+    out = ["| started (UTC) | machine | ranks | steps | images | seconds | img/s | changed |",
+           "|---|---|---|---|---|---|---|---|"]
+    for s in segs:
+        n = s["to_images"] - s["from_images"]
+        out.append(f"| {s['started'][:16].replace('T', ' ')} | {s['machine']} | {s['ranks']} | "
+                   f"{s['from_step']:,} → {s['to_step']:,} | {n:,} | {s['seconds']:,.0f} | "
+                   f"{n / max(s['seconds'], 1e-9):.1f} | {', '.join(s.get('changed', [])) or '—'} |")
+    return "\n".join(out)

@@ -180,3 +180,16 @@ def test_whitened_projector_new_run_and_conversion(shards, tmp_path):
     assert r["step"] == 4
     with pytest.raises(ValueError, match="already"):
         whiten_checkpoint(path, shards, str(tmp_path / "again"))
+
+
+def test_summary_lists_every_segment_of_a_relay_state(shards, tmp_path):
+    from face0_trainer.summary import curve, segments
+    out = str(tmp_path / "run")
+    train(shards, out, stage="joint", steps=2, val_every=2, val_samples=4, **KW)
+    train(shards, out, stage="joint", steps=4, resume=True, val_every=2, val_samples=4, **KW)
+    st = str(tmp_path / "state")
+    save_state(os.path.join(out, "ckpt.pt"), st)
+    rows = segments(st).splitlines()[2:]
+    assert len(rows) == 2 and "0 → 2" in rows[0] and "2 → 4" in rows[1] and "| 8 |" in rows[1]
+    c = curve(out).splitlines()[2:]
+    assert [r.split("|")[1].strip() for r in c] == ["2", "4"] and all(r.rstrip().endswith("% |") for r in c)
