@@ -103,6 +103,22 @@ def iter_embeddings(data_dir):
             yield r["embedding"]
 
 
+def add_member(tf, name, data):
+    """One file of bytes into an open tarfile (fixed mtime: the same samples give the same tar)."""
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mtime = 0
+    tf.addfile(info, io.BytesIO(data))
+
+
+def read_image_bytes(loc):
+    """The encoded image of a sample: its `jpg` entry (path, offset, size) from iter_shard."""
+    path, off, size = loc
+    with open(path, "rb") as f:
+        f.seek(off)
+        return f.read(size)
+
+
 def load_image(jpg_bytes, resolution):
     img = Image.open(io.BytesIO(jpg_bytes)).convert("RGB")
     if img.size != (resolution, resolution):

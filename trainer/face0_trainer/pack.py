@@ -26,24 +26,11 @@ import time
 import numpy as np
 from PIL import Image
 
-from .data import iter_shard, list_holdout_shards, list_shards, read_holdout
+from .data import add_member, iter_shard, list_holdout_shards, list_shards, read_holdout, read_image_bytes
 
 PACK_FORMAT = "face0-pack-1"
 META_KEEP = ("source", "file", "identity", "faces", "size", "embedder")
 DATASET_FILES = ("manifest.json", "holdout.txt", "identity_stats.json")
-
-
-def _add_bytes(tf, name, data):
-    info = tarfile.TarInfo(name)
-    info.size = len(data)
-    info.mtime = 0
-    tf.addfile(info, io.BytesIO(data))
-
-
-def _read_member(path, off, size):
-    with open(path, "rb") as f:
-        f.seek(off)
-        return f.read(size)
 
 
 def pack(data_dir, out_path, quality=80, log=print):
@@ -57,9 +44,8 @@ def pack(data_dir, out_path, quality=80, log=print):
     src_bytes = 0
     for path, split in shards:
         for s in iter_shard(path, holdout, validation=split == "holdout"):
-            img_path, off, size = s["jpg"]
-            raw = _read_member(img_path, off, size)
-            src_bytes += size
+            raw = read_image_bytes(s["jpg"])
+            src_bytes += len(raw)
             buf = io.BytesIO()
             Image.open(io.BytesIO(raw)).convert("RGB").save(buf, "WEBP", quality=quality, method=6)
             start = images.tell()
@@ -79,14 +65,14 @@ def pack(data_dir, out_path, quality=80, log=print):
     tmp = out_path + ".tmp"
     os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
     with tarfile.open(tmp, "w", format=tarfile.USTAR_FORMAT) as tf:
-        _add_bytes(tf, "pack.json.gz", gzip.compress(json.dumps(index).encode("utf-8"), mtime=0))
-        _add_bytes(tf, "images.bin", images.getvalue())
-        _add_bytes(tf, "embeddings.npy", npy.getvalue())
+        add_member(tf, "pack.json.gz", gzip.compress(json.dumps(index).encode("utf-8"), mtime=0))
+        add_member(tf, "images.bin", images.getvalue())
+        add_member(tf, "embeddings.npy", npy.getvalue())
         for name in DATASET_FILES:
             p = os.path.join(data_dir, name)
             if os.path.exists(p):
                 with open(p, "rb") as f:
-                    _add_bytes(tf, name + ".gz", gzip.compress(f.read(), mtime=0))
+                    add_member(tf, name + ".gz", gzip.compress(f.read(), mtime=0))
     os.replace(tmp, out_path)
     info = {"samples": len(records), "bytes": os.path.getsize(out_path), "source_image_bytes": src_bytes,
             "image_bytes": images.tell(), "seconds": round(time.time() - t0, 1)}
@@ -128,10 +114,10 @@ def unpack(pack_path, out_dir, log=print):
                 off, size = r["image"]
                 npy = io.BytesIO()
                 np.save(npy, emb[i].astype(np.float32), allow_pickle=False)
-                _add_bytes(tf, r["key"] + ".webp", images[off:off + size])
-                _add_bytes(tf, r["key"] + ".txt", r["caption"].encode("utf-8"))
-                _add_bytes(tf, r["key"] + ".npy", npy.getvalue())
-                _add_bytes(tf, r["key"] + ".json", json.dumps(r["meta"]).encode("utf-8"))
+                add_member(tf, r["key"] + ".webp", images[off:off + size])
+                add_member(tf, r["key"] + ".txt", r["caption"].encode("utf-8"))
+                add_member(tf, r["key"] + ".npy", npy.getvalue())
+                add_member(tf, r["key"] + ".json", json.dumps(r["meta"]).encode("utf-8"))
         os.replace(tmp, os.path.join(out_dir, shard))
     for name, data in files.items():
         with open(os.path.join(out_dir, name), "wb") as f:

@@ -8,6 +8,8 @@ import tarfile
 import numpy as np
 from PIL import Image
 
+from .data import add_member as add
+
 WORDS_A = ["smiling", "serious", "young", "old", "happy"]
 WORDS_B = ["woman", "man", "person", "child"]
 WORDS_C = ["with glasses", "with a hat", "with blond hair", "with black hair", "with a beard", ""]
@@ -33,13 +35,6 @@ def image(rng, size):
     b = io.BytesIO()
     Image.fromarray(img).save(b, format="JPEG", quality=90)
     return b.getvalue()
-
-
-def add(tf, name, data):
-    ti = tarfile.TarInfo(name)
-    ti.size = len(data)
-    ti.mtime = 0
-    tf.addfile(ti, io.BytesIO(data))
 
 
 def write_shards(out, n_shards=3, per_shard=24, size=64, seed=0, held_out_identity="celeba:999",

@@ -420,8 +420,7 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
         from .validate import GENERIC_CAPTION, FaceGain
         try:
             face_gain = FaceGain(data, tok, cfg, sched, n=val_samples, device=device)
-            face_gain_generic = FaceGain(data, tok, cfg, sched, n=val_samples, device=device,
-                                         caption=GENERIC_CAPTION)
+            face_gain_generic = face_gain.with_caption(GENERIC_CAPTION)
             log(f"face gain: {face_gain.describe()}, and the same with {GENERIC_CAPTION!r}, every {val_every} steps")
         except (FileNotFoundError, ValueError) as e:
             log(f"warning: no face-gain validation ({e})")

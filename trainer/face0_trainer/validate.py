@@ -12,13 +12,13 @@ With `caption` set, every sample gets that caption instead of its own: with GENE
 identity prompt of `face0 eval`, which names no attribute) the face has to carry what the sample's
 caption would have said (gender, age, hair), as it must when `face0 eval` measures identity.
 """
-import io
+import copy
 import math
 
 import numpy as np
 import torch
 
-from .data import list_holdout_shards, list_shards, iter_shard, load_image, read_holdout
+from .data import list_holdout_shards, list_shards, iter_shard, load_image, read_holdout, read_image_bytes
 
 TIMESTEPS = (100, 300, 500, 700, 900)
 GENERIC_CAPTION = "a photo of a person"          # eval/prompts.json identity_prompt
@@ -45,16 +45,9 @@ class FaceGain:
         idx = np.linspace(0, len(samples) - 1, min(n, len(samples))).round().astype(int)
         picked = [samples[i] for i in idx]
         m = cfg.model
-        imgs = []
-        for s in picked:
-            path, off, size = s["jpg"]
-            with open(path, "rb") as f:
-                f.seek(off)
-                imgs.append(load_image(f.read(size), m.resolution))
-        x0 = torch.from_numpy(np.stack(imgs))
-        ids = torch.tensor([tok.encode(caption if caption is not None else s["caption"], m.context_length,
-                                       m.face_tokens) for s in picked])
-        self.caption = caption
+        x0 = torch.from_numpy(np.stack([load_image(read_image_bytes(s["jpg"]), m.resolution) for s in picked]))
+        ids = torch.tensor([tok.encode(s["caption"], m.context_length, m.face_tokens) for s in picked])
+        self.tok, self.model_cfg, self.caption = tok, m, None
         emb = torch.from_numpy(np.stack([s["embedding"] for s in picked]))
         g = torch.Generator().manual_seed(seed)
         T = len(timesteps)
@@ -66,6 +59,16 @@ class FaceGain:
         self.timesteps, self.n, self.device = tuple(timesteps), len(picked), device
         self.people = len({s["meta"].get("identity") for s in picked})
         self.split = split
+        if caption is not None:
+            self.ids, self.caption = self.with_caption(caption).ids, caption
+
+    def with_caption(self, caption):
+        """The same (image, t, noise) set, every sample captioned `caption` (images are not read again)."""
+        other = copy.copy(self)
+        m = self.model_cfg
+        other.ids = torch.tensor(self.tok.encode(caption, m.context_length, m.face_tokens)).repeat(self.ids.shape[0], 1)
+        other.caption = caption
+        return other
 
     @torch.no_grad()
     def __call__(self, model, batch=64):

@@ -8,7 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from face0_trainer.data import iter_shard, list_holdout_shards, list_shards, load_image, read_holdout
+from face0_trainer.data import (iter_shard, list_holdout_shards, list_shards, load_image, read_holdout,
+                                read_image_bytes)
 from face0_trainer.pack import pack, read_pack, unpack
 from face0_trainer.relay import load_state, save_state
 from face0_trainer.train import load_checkpoint, train
@@ -31,10 +32,7 @@ def samples(data_dir):
 
 
 def pixels(s, res=64):
-    path, off, size = s["jpg"]
-    with open(path, "rb") as f:
-        f.seek(off)
-        return load_image(f.read(size), res)
+    return load_image(read_image_bytes(s["jpg"]), res)
 
 
 def test_pack_round_trip_keeps_every_sample_close(shards, tmp_path):
