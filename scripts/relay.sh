@@ -46,7 +46,10 @@ case "$cmd" in
     args=(--data "$DATA" --out "$RUN" --seconds "$seconds" --steps 10000000 --workers 0
           --val-every 500 --ckpt-every 500 --sample-every 5000 --log-every 20)
     if [ -f "$RUN/ckpt.pt" ] || [ -f "$STATE/state.json" ]; then
-      args+=(--resume --state "$STATE")
+      # this machine's settings, whatever the state's last segment used (the GPU machine: batch 256, in memory)
+      args+=(--resume --state "$STATE" --set train.batch=32 --set train.in_memory=false)
+      # a fresh run folder continues the state's learning curve (finish copies it back)
+      [ -f "$RUN/ckpt.pt" ] || [ ! -f "$STATE/metrics.jsonl" ] || cp "$STATE/metrics.jsonl" "$RUN/metrics.jsonl"
     else
       echo "relay: no checkpoint and no state: a new run (config $CONFIG, stage $STAGE)"
       args+=(--config "$CONFIG" --stage "$STAGE")

@@ -5,7 +5,14 @@ import os
 import signal
 import sys
 
-from .config import CONFIGS
+# Debian's torch does its matrix products in OpenBLAS, whose worker threads (one per core, started when
+# torch loads) spin in sched_yield between calls; torch.set_num_threads does not reach them. With two
+# relay ranks on two cores, each rank's spinning worker took a core from the other rank: 40 img/s
+# instead of 72. FACE0_THREADS (the relay's threads per rank) caps them before torch is imported.
+if os.environ.get("FACE0_THREADS"):
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", os.environ["FACE0_THREADS"])
+
+from .config import CONFIGS  # noqa: E402
 
 
 def main(argv=None):
@@ -41,6 +48,10 @@ def main(argv=None):
                         "only train.* fields (a segment on other hardware: train.batch=256)")
     t.add_argument("--val-every", type=int, default=500,
                    help="face gain on the held-out people's shards every N steps (0: never)")
+    t.add_argument("--val-samples", type=int, default=64, help="held-out samples of the face gain (default 64)")
+    t.add_argument("--keep-best", action="store_true",
+                   help="also keep OUT/best.pt: the checkpoint of the best held-out face gain so far (one "
+                        "process only; for a long GPU segment that may overfit the training people)")
 
     pk = sub.add_parser("pack", help="one compact file of an augmented dataset, for the GPU machine (pack.py)")
     pk.add_argument("--data", required=True, help="augmented dataset folder")
@@ -110,7 +121,8 @@ def main(argv=None):
         train(a.data, a.out, stage=a.stage, init=a.init, steps=a.steps, batch=a.batch, config=a.config,
               resume=a.resume, ckpt_every=a.ckpt_every, sample_every=a.sample_every, seconds=a.seconds,
               log_every=a.log_every, num_workers=a.workers, seed=a.seed, lr=a.lr,
-              mask_edges=a.mask_edges or None, val_every=a.val_every, overrides=a.set,
+              mask_edges=a.mask_edges or None, val_every=a.val_every, val_samples=a.val_samples,
+              keep_best=a.keep_best, overrides=a.set,
               state_dir=a.state)
         if int(os.environ.get("WORLD_SIZE", "1")) > 1:
             # everything is on disk: skip the interpreter's teardown, where gloo's threads can hang a rank

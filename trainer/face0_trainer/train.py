@@ -19,6 +19,7 @@ import math
 import os
 import random
 import signal
+import sys
 import time
 
 import numpy as np
@@ -27,7 +28,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 
 from .config import Config, apply_overrides, get_config, to_dict, from_dict
-from .data import ShardStream, make_loader, iter_captions
+from .data import MemoryBatches, ShardStream, make_loader, iter_captions
 from .flops import unet_flops
 from .model import Face0Model
 from .schedule import Schedule, ddim_sample
@@ -98,20 +99,31 @@ def atomic_save(obj, path):
 
 
 def rng_state(gen):
-    s = {"python": random.getstate(), "numpy": np.random.get_state(),
-         "torch": torch.get_rng_state(), "gen": gen.get_state()}
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    # NumPy's state as plain Python values: an ndarray pickles differently under NumPy 1 and 2
+    s = {"python": random.getstate(), "numpy": (name, keys.tolist(), pos, has_gauss, cached),
+         "torch": torch.get_rng_state(), "gen": gen.get_state(), "gen_device": gen.device.type}
     if torch.cuda.is_available():
         s["cuda"] = torch.cuda.get_rng_state_all()
     return s
 
 
-def set_rng_state(s, gen):
+def set_rng_state(s, gen, reseed):
+    """Restores the RNG states of a checkpoint. The generator that draws t/noise/dropout lives on the
+    training device, and a CPU generator's state (Mersenne Twister, 5 KB) cannot seed a CUDA one (Philox,
+    16 bytes): a run that moves between CPU and GPU (the relay's GPU segment) reseeds it with `reseed`
+    instead. Returns True when the generator's state was restored."""
     random.setstate(s["python"])
     np.random.set_state(s["numpy"])
     torch.set_rng_state(s["torch"])
-    gen.set_state(s["gen"])
     if torch.cuda.is_available() and "cuda" in s:
         torch.cuda.set_rng_state_all(s["cuda"])
+    # states written before gen_device was recorded came from CPU runs (no GPU run had resumed one)
+    if s.get("gen_device", "cpu") != gen.device.type:
+        gen.manual_seed(reseed)
+        return False
+    gen.set_state(s["gen"])
+    return True
 
 
 def make_optimizer(model, tc, device):
@@ -142,8 +154,13 @@ def ema_update(ema, model, decay):
 
 def torch_load(path):
     """torch.load of our own files (checkpoints, relay states): they hold RNG states and config dicts,
-    so torch 2's weights_only default would refuse them."""
+    so torch 2's weights_only default would refuse them. Files pickled under NumPy 2 (the GPU machine's)
+    name the module numpy._core, which NumPy 1 (Debian's, here) calls numpy.core: alias it for the load."""
     kw = {"weights_only": False} if "weights_only" in inspect.signature(torch.load).parameters else {}
+    if "numpy._core" not in sys.modules and not hasattr(np, "_core"):
+        import numpy.core.multiarray
+        sys.modules.setdefault("numpy._core", np.core)
+        sys.modules.setdefault("numpy._core.multiarray", np.core.multiarray)
     return torch.load(path, map_location="cpu", **kw)
 
 
@@ -257,8 +274,8 @@ class StopFlag:
 
 def train(data, out, stage="base", init=None, steps=1000, batch=None, config="default", resume=False,
           ckpt_every=500, sample_every=1000, seconds=None, log_every=10, num_workers=None, seed=None,
-          lr=None, quiet=False, mask_edges=None, val_every=500, val_samples=64, overrides=None,
-          state_dir=None):
+          lr=None, quiet=False, mask_edges=None, val_every=500, val_samples=64, keep_best=False,
+          overrides=None, state_dir=None):
     rank, world, local, device = setup_distributed()
     is_main = rank == 0
     log = (lambda *a: print(*a, flush=True)) if (is_main and not quiet) else (lambda *a: None)
@@ -280,7 +297,7 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
             raise FileNotFoundError(f"--resume: no checkpoint at {ckpt_path} (and no --state given)")
         cfg, tok, stage = from_dict(ck["config"]), Tokenizer.from_json(ck["tokenizer"]), ck["stage"]
         history = ck["history"]
-        resumed_batch = cfg.train.batch
+        resumed_batch, resumed_in_memory = cfg.train.batch, cfg.train.in_memory
         if overrides:
             # a relay segment on other hardware (the GPU machine: a larger batch) changes training
             # settings; the weights fix the model, so model.* cannot change
@@ -374,17 +391,21 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
             sched_lr.load_state_dict(ck["scheduler"])
         positions = ck["data"]["positions"]
         sample_emb = ck.get("sample_embeddings")
-        if len(positions) != world or tc.batch != resumed_batch:
-            log(f"warning: checkpoint from {len(positions)} ranks of batch {resumed_batch}, now {world} of "
-                f"{tc.batch}: data restarts at the next epoch")
+        if len(positions) != world or tc.batch != resumed_batch or tc.in_memory != resumed_in_memory:
+            # (ShardStream and MemoryBatches order an epoch differently: positions do not carry over)
+            log(f"warning: checkpoint from {len(positions)} ranks of batch {resumed_batch} (in_memory "
+                f"{resumed_in_memory}), now {world} of {tc.batch} (in_memory {tc.in_memory}): data restarts "
+                "at the next epoch")
             positions = [[max(p[0] for p in positions) + 1, 0]] * world
         if overrides and not ck.get("compact"):       # the scheduler's state holds the old learning rate
             sched_lr.base_lrs = [tc.lr] * len(opt.param_groups)
+        reseed = tc.seed * 1000003 + rank + 7919 * step
         if rank < len(ck["rng"]):
-            set_rng_state(ck["rng"][rank], gen)
+            if not set_rng_state(ck["rng"][rank], gen, reseed):
+                log(f"the checkpoint's noise generator is from another device type: reseeded on {device.type}")
         else:                 # more ranks than the checkpoint had: a rank of its own draws (not rank 0's copy)
-            set_rng_state(ck["rng"][0], gen)
-            gen.manual_seed(tc.seed * 1000003 + rank + 7919 * step)
+            set_rng_state(ck["rng"][0], gen, reseed)
+            gen.manual_seed(reseed)
         log(f"resumed {ckpt_path} at step {step}")
     n_params = sum(p.numel() for p in model.parameters())
     if is_main and not quiet:
@@ -395,17 +416,29 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
 
     # ---- data
     start = tuple(positions[rank]) if positions else (0, 0)
-    ds = ShardStream(data, tok, tc.batch, m.resolution, m.context_length, m.face_tokens, seed=tc.seed,
-                     rank=rank, world_size=world, start=start, shuffle_buffer=tc.shuffle_buffer,
-                     hflip=tc.hflip, mask_edges=tc.mask_edges)
-    loader = iter(make_loader(ds, workers, pin_memory=cuda))
+    if tc.in_memory:
+        if tc.mask_edges:
+            raise ValueError("train.in_memory does not compute edge masks: set train.mask_edges=false")
+        t0 = time.time()
+        loader = MemoryBatches(data, tok, tc.batch, m.resolution, m.context_length, m.face_tokens,
+                               seed=tc.seed, rank=rank, world_size=world, start=start, hflip=tc.hflip,
+                               device=device)
+        log(f"data: {len(loader)} training samples decoded into {device} memory in {time.time() - t0:.1f} s")
+        loader = iter(loader)
+    else:
+        ds = ShardStream(data, tok, tc.batch, m.resolution, m.context_length, m.face_tokens, seed=tc.seed,
+                         rank=rank, world_size=world, start=start, shuffle_buffer=tc.shuffle_buffer,
+                         hflip=tc.hflip, mask_edges=tc.mask_edges)
+        loader = iter(make_loader(ds, workers, pin_memory=cuda))
     pos = list(start)
 
     # ---- the model that runs the training step
     train_model = model
     if world > 1:
         train_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[local] if cuda else None)
-    if cuda and tc.compile and hasattr(torch, "compile"):
+    eager_model = train_model
+    compiled = cuda and tc.compile and hasattr(torch, "compile")
+    if compiled:
         train_model = torch.compile(train_model)
     empty_ids = torch.tensor(tok.encode("", m.context_length, m.face_tokens), device=device)
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if cuda else None
@@ -416,6 +449,9 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
             json.dump(to_dict(cfg), f, indent=1)
     metrics = open(os.path.join(out, "metrics.jsonl"), "a") if is_main else None
     face_gain = None
+    if keep_best and (world > 1 or not (uses_face and val_every)):
+        # (validation runs on rank 0 alone, and a checkpoint gathers from every rank)
+        raise ValueError("--keep-best needs one process, a face stage and --val-every > 0")
     if is_main and uses_face and val_every:
         from .validate import GENERIC_CAPTION, FaceGain
         try:
@@ -439,8 +475,16 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
         metrics.write(json.dumps({"step": step, "images": images_done, "stage": stage,
                                   "elapsed_s": seconds_done + time.time() - t_start, **r}) + "\n")
         metrics.flush()
+        if keep_best and (best["score"] is None or score(r) > best["score"]):
+            best["score"] = score(r)
+            checkpoint(f"best held-out face gain so far, {100 * best['score']:+.3f}%", best_path)
 
-    def checkpoint(reason):
+    # keep_best's measure: the held-out face gain with the samples' own captions and with the generic one,
+    # averaged (the generic caption is what most prompts look like)
+    score = lambda r: (r["face_gain"] + r["generic_face_gain"]) / 2          # noqa: E731
+    best, best_path = {"score": None}, os.path.join(out, "best.pt")
+
+    def checkpoint(reason, path=ckpt_path):
         rngs = [rng_state(gen)]
         all_pos = [list(pos)]
         if world > 1:
@@ -463,8 +507,8 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
                                                "seconds": round(secs, 1),
                                                "device": f"{device.type} x{world}" + (
                                                    f" ({torch.cuda.get_device_name(device)})" if cuda else "")}]},
-                    ckpt_path)
-        log(f"checkpoint ({reason}) step {step} -> {ckpt_path}")
+                    path)
+        log(f"checkpoint ({reason}) step {step} -> {path}")
 
     # this process's stretch of the run, for the model card's list of training segments
     segment = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t_start)), "from_step": step,
@@ -481,7 +525,7 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
         while step < steps:
             b = next(loader)
             if sample_emb is None:
-                sample_emb = b["embedding"][:3].clone()
+                sample_emb = b["embedding"][:3].cpu().clone()
             x0 = b["image"].to(device, non_blocking=True)
             if cuda:
                 x0 = x0.contiguous(memory_format=torch.channels_last)
@@ -495,17 +539,32 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
             x_t = sched.q_sample(x0, t, noise)
             target = sched.v_target(x0, t, noise)
             args = (x_t, t.float(), ids) + ((emb, face_mask) if uses_face else ())
-            if autocast:
-                with autocast():
-                    pred = train_model(*args)
-            else:
-                pred = train_model(*args)
             weight = None
             if tc.min_snr_gamma:
                 weight = min_snr_weight(sched.coefs(t)[0].view(-1).double().pow(2), tc.min_snr_gamma).float()
-            loss = diffusion_loss(pred.float(), target, mask, weight)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
+
+            def forward_backward(net):
+                opt.zero_grad(set_to_none=True)
+                if autocast:
+                    with autocast():
+                        pred = net(*args)
+                else:
+                    pred = net(*args)
+                loss = diffusion_loss(pred.float(), target, mask, weight)
+                loss.backward()
+                return loss
+
+            if compiled and step == step0:
+                # torch.compile fails on the first step if at all (forward and backward graphs); a GPU
+                # segment is too rare to lose to a compiler error, so it then trains uncompiled
+                try:
+                    loss = forward_backward(train_model)
+                except Exception as e:             # noqa: BLE001 (any compiler error)
+                    log(f"warning: torch.compile failed ({type(e).__name__}: {str(e)[:300]}); training uncompiled")
+                    train_model, compiled = eager_model, False
+                    loss = forward_backward(train_model)
+            else:
+                loss = forward_backward(train_model)
             if tc.grad_clip:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
             opt.step()

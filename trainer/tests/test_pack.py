@@ -88,11 +88,13 @@ def test_gpu_train_script_runs_on_cpu_and_comes_back(shards, tmp_path):
     r = subprocess.run(["bash", os.path.join(ROOT, "scripts", "gpu-train.sh"), "run"], env=env,
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
-    files = sorted(os.listdir(out))
-    assert "state.json" in files and "metrics.jsonl" in files and "train.log" in files
+    files = sorted(os.path.relpath(os.path.join(d, f), out) for d, _, fs in os.walk(out) for f in fs)
+    # the device returns at most 8 files of at most 16 MiB
     assert len(files) <= 8 and all(os.path.getsize(out / f) <= 16 * 2 ** 20 for f in files)
-    assert any(f.startswith("state.pt.part-") for f in files)
+    assert {"last/state.json", "best/state.json", "metrics.jsonl", "train.log"} <= set(files)
+    assert any(f.startswith("last/state.pt.part-") for f in files)
     assert "resume" not in r.stdout and "stage joint | config tiny" in r.stdout
+    assert "decoded into cpu memory" in r.stdout and "best held-out face gain so far" in r.stdout
     # back here: the parts join into a state the relay loads (sha256 checked), then a bundle
     env_r = dict(env, FACE0_RELAY_DATA=shards, FROM=str(tmp_path / "none"))
     ws = tmp_path / "ws"                  # `receive` writes under the repository's work/gpu: use a copy of it
@@ -103,7 +105,9 @@ def test_gpu_train_script_runs_on_cpu_and_comes_back(shards, tmp_path):
     r = subprocess.run(["bash", str(ws / "scripts" / "gpu-train.sh"), "receive", str(out)], env=env_r,
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
-    ck = load_state(str(ws / "work" / "gpu" / "state"))
-    assert ck["step"] > 0 and ck["config"]["name"] == "tiny"
+    ck = load_state(str(ws / "work" / "gpu" / "last"))
+    assert ck["step"] > 0 and ck["config"]["name"] == "tiny" and ck["config"]["train"]["in_memory"]
+    best = load_state(str(ws / "work" / "gpu" / "best"))
+    assert 0 < best["step"] <= ck["step"]
     assert json.load(open(ws / "work" / "gpu" / "bundle" / "manifest.json"))["name"] == "face0-64"
     assert "face gain of" in r.stdout

@@ -80,6 +80,34 @@ def test_resume_is_exact(shards, tmp_path):
     assert lines[-1]["step"] == 6
 
 
+def test_in_memory_resume_is_exact_and_a_switch_restarts_the_epoch(shards, tmp_path, capsys):
+    full, part = str(tmp_path / "full"), str(tmp_path / "part")
+    kw = dict(stage="base", config="tiny", ckpt_every=0, sample_every=0, quiet=True, batch=4, num_workers=0,
+              overrides=["train.in_memory=true"])
+    train(shards, full, steps=6, **kw)
+    train(shards, part, steps=3, **kw)
+    train(shards, part, steps=6, resume=True, **kw)
+    a, b = load_checkpoint(os.path.join(full, "ckpt.pt")), load_checkpoint(os.path.join(part, "ckpt.pt"))
+    assert state_equal(a["model"], b["model"]) and a["data"]["positions"] == b["data"]["positions"] == [[0, 6]]
+    # streamed shards, then in memory: another epoch order, so the data goes on from the next epoch
+    stream = str(tmp_path / "stream")
+    train(shards, stream, steps=2, **dict(kw, overrides=[]))
+    capsys.readouterr()
+    train(shards, stream, steps=3, resume=True, **dict(kw, quiet=False))
+    assert "data restarts at the next epoch" in capsys.readouterr().out
+    assert load_checkpoint(os.path.join(stream, "ckpt.pt"))["data"]["positions"] == [[1, 1]]
+
+
+def test_keep_best_keeps_the_best_validation(shards, tmp_path):
+    out = str(tmp_path / "run")
+    train(shards, out, stage="joint", config="tiny", steps=6, ckpt_every=0, sample_every=0, quiet=True, batch=4,
+          num_workers=0, val_every=2, keep_best=True)
+    vals = [json.loads(x) for x in open(os.path.join(out, "metrics.jsonl")) if "face_gain" in x]
+    score = [(v["face_gain"] + v["generic_face_gain"]) / 2 for v in vals]
+    best = load_checkpoint(os.path.join(out, "best.pt"))
+    assert best["step"] == vals[score.index(max(score))]["step"]
+
+
 def test_face0_stage_and_sample_grid(shards, trained_run, tmp_path):
     out = str(tmp_path / "face0")
     train(shards, out, stage="face0", init=os.path.join(trained_run, "ckpt.pt"), steps=2, config="tiny",
