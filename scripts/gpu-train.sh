@@ -12,13 +12,14 @@
 # gain), and writes to $OUT two compact states, last/ and best/, each split in parts of 15 MiB (the
 # device returns at most 8 files of at most 16 MiB) with its state.json, plus metrics.jsonl and the log.
 # `receive` joins the parts into work/gpu/last and work/gpu/best (sha256 checked against state.json),
-# exports the best to work/gpu/bundle and measures the face gain of both on the real held-out shards
-# next to the relay's own state. A GPU state
-# becomes the relay (cp -r work/gpu/best/. relay/face0-cpu/) only if it measures better.
+# exports one of them (PICK) to work/gpu/bundle and measures the face gain of both on the real held-out
+# shards next to the relay's own state. A GPU state becomes the relay (cp work/gpu/PICK/state.*
+# relay/face0-cpu/, its metrics appended to the relay's) only if it measures better.
 #
 # Settings (environment): PACK, OUT, TRAIN_SECONDS (400), FROM (relay/face0-cpu | scratch),
 # CONFIG (scratch only; cpu), BATCH (256), VAL_EVERY (500), VAL_SAMPLES (256), SET (more train.*
-# overrides, space-separated), PICK (receive: best | last), PY (run: python3; receive: /usr/bin/python3), WORK (/tmp/face0-gpu).
+# overrides, space-separated), PICK (receive: best | last), PY (run: python3; receive: /usr/bin/python3),
+# WORK (/tmp/face0-gpu).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD

@@ -21,6 +21,7 @@ BUNDLE=${FACE0_RELAY_BUNDLE:-$ROOT/models/face0-64}
 PY=${FACE0_PYTHON:-/usr/bin/python3}
 RANKS=${FACE0_RELAY_RANKS:-2}
 CONFIG=cpu
+BATCH=32          # a rank: the cpu config's batch (a GPU segment of the run uses its own)
 STAGE=joint
 
 cmd=${1:-}
@@ -47,7 +48,7 @@ case "$cmd" in
           --val-every 500 --ckpt-every 500 --sample-every 5000 --log-every 20)
     if [ -f "$RUN/ckpt.pt" ] || [ -f "$STATE/state.json" ]; then
       # this machine's settings, whatever the state's last segment used (the GPU machine: batch 256, in memory)
-      args+=(--resume --state "$STATE" --set train.batch=32 --set train.in_memory=false)
+      args+=(--resume --state "$STATE" --set "train.batch=$BATCH" --set train.in_memory=false)
       # a fresh run folder continues the state's learning curve (finish copies it back)
       [ -f "$RUN/ckpt.pt" ] || [ ! -f "$STATE/metrics.jsonl" ] || cp "$STATE/metrics.jsonl" "$RUN/metrics.jsonl"
     else

@@ -289,16 +289,16 @@ class MemoryBatches:
         return self.images.shape[0]
 
     def order(self, epoch):
-        g = torch.Generator().manual_seed(int(np.random.default_rng([self.seed, epoch]).integers(2 ** 62)))
-        return torch.randperm(self.images.shape[0], generator=g)[self.rank::self.world]
+        # the same seeding as ShardStream's draws (NumPy generators keyed by the stream's position)
+        perm = np.random.default_rng([self.seed, epoch]).permutation(self.images.shape[0])
+        return torch.from_numpy(perm[self.rank::self.world].copy())
 
     def get(self, idx, epoch, b):
         idx = idx.to(self.device)
         x = self.images[idx].float() / 127.5 - 1.0
         if self.hflip:
-            g = torch.Generator().manual_seed(int(np.random.default_rng([self.seed, epoch, self.rank, 2, b])
-                                                  .integers(2 ** 62)))
-            flip = (torch.rand(len(idx), generator=g) < 0.5).to(self.device)
+            flip = np.random.default_rng([self.seed, epoch, self.rank, 2, b]).random(len(idx)) < 0.5
+            flip = torch.from_numpy(flip).to(self.device)
             x = torch.where(flip[:, None, None, None], x.flip(3), x)
         return {"image": x, "mask": None, "input_ids": self.input_ids[idx], "embedding": self.embeddings[idx],
                 "epoch": epoch, "batch": b}
