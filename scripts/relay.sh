@@ -11,11 +11,15 @@
 # machine the run resumes from the committed compact state relay/face0-cpu (trainer/face0_trainer/relay.py).
 # Two ranks of one thread each (DDP over gloo): on two cores that trains ~2.4x faster than one process with
 # two threads (RECIPES.md). Run everything else under `nice -n 19` while it trains.
+# A cooldown branch (a bundle to ship; the relay itself goes on from the uncooled state):
+#   FACE0_RELAY_RUN=work/cooldown FACE0_RELAY_SET="train.cooldown_from=STEP train.cooldown_steps=N" \
+#     bash scripts/relay.sh start SECONDS      (then stop it as usual, and export its ckpt.pt by hand:
+#                                               `finish` would write the cooled state over the relay's)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 DATA=${FACE0_RELAY_DATA:-$ROOT/work/data64}
-RUN=${FACE0_RELAY_RUN:-$ROOT/work/relay}
+RUN=$(realpath -m "${FACE0_RELAY_RUN:-$ROOT/work/relay}")
 STATE=${FACE0_RELAY_STATE:-$ROOT/relay/face0-cpu}
 BUNDLE=${FACE0_RELAY_BUNDLE:-$ROOT/models/face0-64}
 PY=${FACE0_PYTHON:-/usr/bin/python3}
@@ -49,6 +53,8 @@ case "$cmd" in
     if [ -f "$RUN/ckpt.pt" ] || [ -f "$STATE/state.json" ]; then
       # this machine's settings, whatever the state's last segment used (the GPU machine: batch 256, in memory)
       args+=(--resume --state "$STATE" --set "train.batch=$BATCH" --set train.in_memory=false)
+      # FACE0_RELAY_SET: more train.FIELD=VALUE changes, space-separated (a cooldown branch, RECIPES.md)
+      for o in ${FACE0_RELAY_SET:-}; do args+=(--set "$o"); done
       # a fresh run folder continues the state's learning curve (finish copies it back)
       [ -f "$RUN/ckpt.pt" ] || [ ! -f "$STATE/metrics.jsonl" ] || cp "$STATE/metrics.jsonl" "$RUN/metrics.jsonl"
     else
@@ -87,6 +93,6 @@ case "$cmd" in
     "$PY" -m face0_trainer export --ckpt "$RUN/ckpt.pt" --data "$DATA" --out "$BUNDLE" --name face0-64
     ;;
   *)
-    sed -n '2,13p' "$0"; exit 2
+    sed -n '2,17p' "$0"; exit 2
     ;;
 esac

@@ -51,6 +51,12 @@ class TrainConfig:
     warmup: int = 200
     lr_decay: str = "cosine"      # after warm-up: "cosine" to lr_floor x lr at the stage's last step, or "constant"
     lr_floor: float = 0.1
+    # a cooldown (warmup-stable-decay; Hagele et al. 2024): from step `cooldown_from` the lr falls
+    # linearly to lr_floor x lr over `cooldown_steps` and stays there. A relay trains at a constant lr
+    # for as long as it lasts and branches a cooldown off it when a model is to be shipped; the
+    # uncooled state keeps the relay going. 0 steps: no cooldown
+    cooldown_from: int = 0
+    cooldown_steps: int = 0
     grad_clip: float = 1.0
     ema_decay: float = 0.999
     p_face_drop: float = 0.1

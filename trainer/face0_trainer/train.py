@@ -220,13 +220,17 @@ def sample_grid(model, tok, cfg, sched, embeddings, path, steps=20, text_scale=3
 
 # ----------------------------------------------------------------------------- training
 
-def lr_factor(step, warmup, steps, decay="cosine", floor=0.1, rewarm_from=None):
+def lr_factor(step, warmup, steps, decay="cosine", floor=0.1, rewarm_from=None, cooldown=(0, 0)):
     """Multiplier of the base learning rate: linear warm-up, then constant or a cosine from 1 down to
     `floor` at `steps` (the stage's last step; a time-budgeted run that stops early keeps a higher lr).
-    rewarm_from: the step a run resumed from a relay state (fresh AdamW moments) warms up again from."""
+    rewarm_from: the step a run resumed from a relay state (fresh AdamW moments) warms up again from.
+    cooldown: (from step, steps): a linear fall to `floor` over those steps, on top of the rest."""
     w = min(1.0, (step + 1) / warmup)
     if rewarm_from is not None and step >= rewarm_from:
         w = min(w, (step - rewarm_from + 1) / warmup)
+    c_from, c_steps = cooldown
+    if c_steps > 0 and step >= c_from:
+        w *= 1.0 - (1.0 - floor) * min(1.0, (step - c_from) / c_steps)
     if decay == "constant" or steps <= warmup:
         return w
     if decay != "cosine":
@@ -370,7 +374,8 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
     if ck is not None and ck.get("compact"):
         rewarm_from = ck["step"]
     sched_lr = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: lr_factor(s, warm, steps, tc.lr_decay, tc.lr_floor, rewarm_from))
+        opt, lambda s: lr_factor(s, warm, steps, tc.lr_decay, tc.lr_floor, rewarm_from,
+                                (tc.cooldown_from, tc.cooldown_steps)))
     sched = Schedule(tc.timesteps)
     gen = torch.Generator(device=device)
     gen.manual_seed(tc.seed * 1000003 + rank)

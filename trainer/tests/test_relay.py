@@ -106,6 +106,17 @@ def test_lr_rewarms_after_a_compact_resume():
     assert lr_factor(700, 100, 1000, "constant", rewarm_from=500) == 1.0
 
 
+def test_lr_cooldown_falls_linearly_to_the_floor_and_stays():
+    kw = dict(decay="constant", floor=0.1, cooldown=(1000, 200))
+    assert lr_factor(999, 100, 10**7, **kw) == 1.0
+    assert lr_factor(1000, 100, 10**7, **kw) == 1.0
+    assert lr_factor(1100, 100, 10**7, **kw) == pytest.approx(0.55)
+    assert lr_factor(1200, 100, 10**7, **kw) == pytest.approx(0.1)
+    assert lr_factor(5000, 100, 10**7, **kw) == pytest.approx(0.1)
+    # resumed from a compact state at the cooldown's start: the re-warm-up and the fall multiply
+    assert lr_factor(1049, 100, 10**7, rewarm_from=1000, **kw) == pytest.approx(0.5 * (1 - 0.9 * 49 / 200))
+
+
 def test_relay_state_round_trip_resume_and_refusals(shards, tmp_path):
     run, fresh, st = str(tmp_path / "run"), str(tmp_path / "fresh"), str(tmp_path / "state")
     train(shards, run, stage="joint", steps=3, val_every=0, **KW)
