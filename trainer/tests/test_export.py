@@ -31,7 +31,7 @@ def test_export_bundle(shards, trained_run, tmp_path):
     assert man["identity"]["mean"] == stats["mean"] and man["identity"]["count"] == stats["count"]
     assert len(man["identity"]["cholesky"]) == 128
     assert man["training"]["stages"][0]["stage"] == "base" and man["training"]["stages"][0]["steps"] == 3
-    assert man["defaults"] == {"steps": 20, "sampler": "dpmpp_2m", "text_scale": 3.0, "face_scale": 2.0}
+    assert man["defaults"] == {"steps": 20, "sampler": "dpmpp_2m", "text_scale": 6.0, "face_scale": 4.0}
     tok = json.load(open(os.path.join(out, "tokenizer.json")))
     assert tok["vocab"][:4] == ["<pad>", "<unk>", "<bos>", "<eos>"]
 
