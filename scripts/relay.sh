@@ -53,14 +53,15 @@ case "$cmd" in
     if [ -f "$RUN/ckpt.pt" ] || [ -f "$STATE/state.json" ]; then
       # this machine's settings, whatever the state's last segment used (the GPU machine: batch 256, in memory)
       args+=(--resume --state "$STATE" --set "train.batch=$BATCH" --set train.in_memory=false)
-      # FACE0_RELAY_SET: more train.FIELD=VALUE changes, space-separated (a cooldown branch, RECIPES.md)
-      for o in ${FACE0_RELAY_SET:-}; do args+=(--set "$o"); done
       # a fresh run folder continues the state's learning curve (finish copies it back)
       [ -f "$RUN/ckpt.pt" ] || [ ! -f "$STATE/metrics.jsonl" ] || cp "$STATE/metrics.jsonl" "$RUN/metrics.jsonl"
     else
       echo "relay: no checkpoint and no state: a new run (config $CONFIG, stage $STAGE)"
       args+=(--config "$CONFIG" --stage "$STAGE")
     fi
+    # FACE0_RELAY_SET: more SECTION.FIELD=VALUE changes, space-separated, for a new run or a resumed one
+    # (a cooldown branch, RECIPES.md)
+    for o in ${FACE0_RELAY_SET:-}; do args+=(--set "$o"); done
     cd trainer
     # ranks started directly with the env:// variables torchrun would set (no agent between the signal and
     # the ranks: on SIGTERM every rank checkpoints itself); setsid makes them one process group for `stop`
