@@ -61,6 +61,10 @@ class TrainConfig:
     ema_decay: float = 0.999
     p_face_drop: float = 0.1
     p_text_drop: float = 0.1
+    # the probability that a sample whose person has other training photos (CelebA identities) is
+    # conditioned on the face of one of those instead of its own (data.face_from_other_photo): the
+    # caption, not the reference photo, then has to say smile, glasses, hat and hair. 0: own photo
+    p_face_other: float = 0.0
     seed: int = 0
     num_workers: int = -1         # DataLoader workers per process; -1: auto (GPU: up to 8, CPU: 1)
     shuffle_buffer: int = 1000

@@ -125,3 +125,31 @@ def test_stream_masks(shards, tokenizer, tiny_cfg):
     plain = next(iter(ShardStream(shards, tokenizer, 4, m.resolution, m.context_length, m.face_tokens,
                                   max_epochs=1)))
     assert bool((plain["mask"] == 1).all())
+
+
+def test_face_from_other_photo_of_the_same_person(shards, tokenizer, tiny_cfg):
+    from face0_trainer.data import build_person_index, person_of
+    holdout = read_holdout(shards)
+    samples = [s for sh in list_shards(shards) for s in iter_shard(sh, holdout)]
+    own = {s["key"]: s["embedding"] for s in samples}
+    person = {s["key"]: person_of(s["meta"]) for s in samples}
+    index = build_person_index((s["key"], person_of(s["meta"]), s["embedding"]) for s in samples)
+    assert index and all(len(keys) > 1 for keys, _ in index.values())
+    photos_of = {p: {tuple(e) for e in embs} for p, (_, embs) in index.items()}
+
+    off = next(iter(stream(shards, tokenizer, tiny_cfg)))
+    assert all(np.array_equal(e.numpy(), own[k]) for k, e in zip(off["key"], off["embedding"]))
+    swapped = kept = 0
+    for b in stream(shards, tokenizer, tiny_cfg, max_epochs=1, p_face_other=1.0):
+        for k, e in zip(b["key"], b["embedding"].numpy()):
+            if person[k] in index:       # p = 1: always another photo of the same person, never its own
+                assert not np.array_equal(e, own[k]) and tuple(e) in photos_of[person[k]]
+                swapped += 1
+            else:
+                assert np.array_equal(e, own[k])
+                kept += 1
+    assert swapped > 0
+    # deterministic: the same stream position draws the same photos
+    a = next(iter(stream(shards, tokenizer, tiny_cfg, p_face_other=0.5)))
+    b = next(iter(stream(shards, tokenizer, tiny_cfg, p_face_other=0.5)))
+    assert torch.equal(a["embedding"], b["embedding"])

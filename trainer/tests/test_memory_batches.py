@@ -82,3 +82,22 @@ def test_rng_state_restores_or_reseeds_across_device_types():
     old = {k: v for k, v in s.items() if k != "gen_device"}
     assert set_rng_state(old, gen, reseed=99) is True
     assert torch.equal(torch.rand(3, generator=gen), want)
+
+
+def test_face_from_other_photo_in_memory(shards, tokenizer, tiny_cfg):
+    own = batches(shards, tokenizer, tiny_cfg)
+    other = batches(shards, tokenizer, tiny_cfg, p_face_other=1.0)
+    swapped = 0
+    for a, b in itertools.islice(zip(iter(own), iter(other)), 4):
+        assert torch.equal(a["image"], b["image"])                   # the same samples, only faces differ
+        idx = own.order(a["epoch"])[a["batch"] * 8:(a["batch"] + 1) * 8].tolist()
+        for i, ea, eb in zip(idx, a["embedding"], b["embedding"]):
+            p = other.persons[i]
+            if p in other.people:
+                photos = other.people[p][1]
+                assert not torch.equal(ea, eb)
+                assert any(torch.equal(eb, torch.from_numpy(e)) for e in photos)
+                swapped += 1
+            else:
+                assert torch.equal(ea, eb)
+    assert swapped > 0
