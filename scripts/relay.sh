@@ -15,6 +15,8 @@
 #   FACE0_RELAY_RUN=work/cooldown FACE0_RELAY_SET="train.cooldown_from=STEP train.cooldown_steps=N" \
 #     bash scripts/relay.sh start SECONDS      (then stop it as usual, and export its ckpt.pt by hand:
 #                                               `finish` would write the cooled state over the relay's)
+# A state that was cooled (sitting 5's, RECIPES.md) goes on at the constant lr with
+#   FACE0_RELAY_SET="train.cooldown_steps=0" bash scripts/relay.sh start SECONDS
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -94,6 +96,6 @@ case "$cmd" in
     "$PY" -m face0_trainer export --ckpt "$RUN/ckpt.pt" --data "$DATA" --out "$BUNDLE" --name face0-64
     ;;
   *)
-    sed -n '2,17p' "$0"; exit 2
+    sed -n '2,19p' "$0"; exit 2
     ;;
 esac
