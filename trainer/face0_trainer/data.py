@@ -47,9 +47,15 @@ def read_holdout(data_dir):
         return {line.strip() for line in f if line.strip() and not line.startswith("#")}
 
 
-def is_held_out(meta, holdout):
+def person_of(meta):
+    """"source:identity" of a sample, or None where the source names no person (UTKFace: one photo each)."""
     ident = meta.get("identity")
-    return ident is not None and f"{meta.get('source')}:{ident}" in holdout
+    return None if ident is None else f"{meta.get('source')}:{ident}"
+
+
+def is_held_out(meta, holdout):
+    person = person_of(meta)
+    return person is not None and person in holdout
 
 
 def decode_npy(b):
@@ -101,12 +107,6 @@ def iter_embeddings(data_dir):
     for s in list_shards(data_dir):
         for r in iter_shard(s, holdout):
             yield r["embedding"]
-
-
-def person_of(meta):
-    """"source:identity" of a sample, or None where the source names no person (UTKFace: one photo each)."""
-    ident = meta.get("identity")
-    return None if ident is None else f"{meta.get('source')}:{ident}"
 
 
 def build_person_index(samples):
@@ -336,13 +336,13 @@ class MemoryBatches:
         self.device = torch.device(device)
         self.images = torch.from_numpy(np.stack(imgs)).to(self.device)
         self.input_ids = torch.tensor(ids, dtype=torch.long, device=self.device)
-        self.embeddings = torch.from_numpy(np.stack(embs)).to(self.device)
+        self.embeddings_np = np.stack(embs)           # the swap of p_face_other draws from it on the host
+        self.embeddings = torch.from_numpy(self.embeddings_np).to(self.device)
         self.batch, self.seed, self.rank, self.world = batch, seed, rank, world_size
         self.start, self.hflip = tuple(start), hflip
         self.per_epoch = n // batch
         self.p_face_other, self.keys, self.persons = p_face_other, keys, persons
         self.people = build_person_index(zip(keys, persons, embs)) if p_face_other > 0 else {}
-        self.embeddings_np = np.stack(embs)
 
     def __len__(self):
         return self.images.shape[0]
