@@ -77,6 +77,11 @@ def main(argv=None):
     wh.add_argument("--data", required=True, help="dataset folder (identity_stats.json)")
     wh.add_argument("--out", required=True, help="run folder for the result (ckpt.pt); continue with train --resume")
 
+    gr = sub.add_parser("grow", help="a checkpoint with cross-attention-only blocks added at finer feature maps (same function)")
+    gr.add_argument("--ckpt", required=True)
+    gr.add_argument("--resolutions", required=True, help="feature-map sizes, comma-separated (e.g. 16,32)")
+    gr.add_argument("--out", required=True, help="run folder for the result (ckpt.pt); continue with train --resume")
+
     fg = sub.add_parser("face-gain", help="face gain of a checkpoint's EMA model on held-out or training samples")
     fg.add_argument("--ckpt", required=True, help="checkpoint (ckpt.pt) or relay state folder (state.json)")
     fg.add_argument("--data", required=True)
@@ -147,6 +152,10 @@ def main(argv=None):
     elif a.cmd == "whiten":
         from .whiten import whiten_checkpoint
         print(f"whitened checkpoint -> {whiten_checkpoint(a.ckpt, a.data, a.out)}")
+    elif a.cmd == "grow":
+        from .grow import grow_checkpoint
+        path, res = grow_checkpoint(a.ckpt, [int(r) for r in a.resolutions.split(",") if r], a.out)
+        print(f"grown checkpoint (cross-attention blocks at {', '.join(map(str, res))}) -> {path}")
     elif a.cmd == "face-gain":
         import json
         from .schedule import Schedule

@@ -27,6 +27,10 @@ class ModelConfig:
     unet_mults: Tuple[int, ...] = (1, 2, 3)
     unet_blocks: int = 2          # res-blocks per level (down path; up path has one more)
     attn_resolutions: Tuple[int, ...] = (16, 8)   # feature-map sizes with self+cross attention
+    # feature-map sizes whose levels also get a cross-attention-only block (model.CrossAttentionBlock):
+    # the context reaches finer maps than the transformers at a fraction of their cost. The `cpu`
+    # preset attends at 8x8 only, so the face could steer nothing finer than 8-pixel blocks directly
+    xattn_resolutions: Tuple[int, ...] = ()
     head_dim: int = 48             # 96 -> 2 heads, 144 -> 3 heads; multiples of 8 suit flash attention
     ff_mult: int = 2              # feed-forward width multiplier in UNet transformer blocks
     dropout: float = 0.0
@@ -126,8 +130,9 @@ def to_dict(cfg) -> dict:
 
 def from_dict(d: dict) -> Config:
     m = dict(d["model"])
-    for k in ("unet_mults", "attn_resolutions"):
-        m[k] = tuple(m[k])
+    for k in ("unet_mults", "attn_resolutions", "xattn_resolutions"):
+        if k in m:
+            m[k] = tuple(m[k])
     known_m = {f.name for f in fields(ModelConfig)}
     known_t = {f.name for f in fields(TrainConfig)}
     return Config(name=d.get("name", "default"),

@@ -180,17 +180,42 @@ class SpatialTransformer(nn.Module):
         return x + self.proj_out(h).transpose(1, 2).reshape(B, C, H, W)
 
 
-class Level(nn.Module):
-    """One res-block, optionally followed by a spatial transformer."""
+class CrossAttentionBlock(nn.Module):
+    """GroupNorm -> tokens -> cross-attention on the context -> back, with no self-attention or
+    feed-forward: a cheap way for the context (the face tokens) to reach a finer feature map than the
+    transformers do (ModelConfig.xattn_resolutions). The output layer starts at zero, so adding the
+    block to a trained model leaves its function unchanged (`face0_trainer grow`)."""
 
-    def __init__(self, cin, cout, temb, cfg: ModelConfig, attn: bool):
+    def __init__(self, ch, ctx_dim, head_dim):
+        super().__init__()
+        heads = max(1, ch // head_dim)
+        while ch % heads:
+            heads -= 1
+        self.norm = nn.GroupNorm(groups(ch), ch)
+        self.cross_attn = MultiHeadAttention(ch, heads, ctx_dim)
+        nn.init.zeros_(self.cross_attn.out.weight)
+        nn.init.zeros_(self.cross_attn.out.bias)
+
+    def forward(self, x, ctx):
+        B, C, H, W = x.shape
+        h = self.cross_attn(self.norm(x).reshape(B, C, H * W).transpose(1, 2), ctx)
+        return x + h.transpose(1, 2).reshape(B, C, H, W)
+
+
+class Level(nn.Module):
+    """One res-block, optionally followed by a spatial transformer and/or a cross-attention block."""
+
+    def __init__(self, cin, cout, temb, cfg: ModelConfig, attn: bool, xattn: bool = False):
         super().__init__()
         self.res = ResBlock(cin, cout, temb, cfg.dropout)
         self.attn = SpatialTransformer(cout, cfg.text_width, cfg.head_dim, cfg.ff_mult) if attn else None
+        self.xattn = CrossAttentionBlock(cout, cfg.text_width, cfg.head_dim) if xattn else None
 
     def forward(self, x, emb, ctx):
         x = self.res(x, emb)
-        return self.attn(x, ctx) if self.attn is not None else x
+        if self.attn is not None:
+            x = self.attn(x, ctx)
+        return self.xattn(x, ctx) if self.xattn is not None else x
 
 
 class UNet(nn.Module):
@@ -222,7 +247,7 @@ class UNet(nn.Module):
         skips, ch = [C0], C0
         for i, cout in enumerate(chans):
             for _ in range(cfg.unet_blocks):
-                self.down.append(Level(ch, cout, temb, cfg, res in cfg.attn_resolutions))
+                self.down.append(Level(ch, cout, temb, cfg, res in cfg.attn_resolutions, res in cfg.xattn_resolutions))
                 ch = cout
                 skips.append(ch)
             if i < len(chans) - 1:
@@ -234,7 +259,8 @@ class UNet(nn.Module):
         self.up = nn.ModuleList()
         for i, cout in reversed(list(enumerate(chans))):
             for _ in range(cfg.unet_blocks + 1):
-                self.up.append(Level(ch + skips.pop(), cout, temb, cfg, res in cfg.attn_resolutions))
+                self.up.append(Level(ch + skips.pop(), cout, temb, cfg, res in cfg.attn_resolutions,
+                                     res in cfg.xattn_resolutions))
                 ch = cout
             if i > 0:
                 self.up.append(nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),

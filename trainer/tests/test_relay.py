@@ -204,3 +204,37 @@ def test_summary_lists_every_segment_of_a_relay_state(shards, tmp_path):
     assert len(rows) == 2 and "0 → 2" in rows[0] and "2 → 4" in rows[1] and "| 8 |" in rows[1]
     c = curve(out).splitlines()[2:]
     assert [r.split("|")[1].strip() for r in c] == ["2", "4"] and all(r.rstrip().endswith("% |") for r in c)
+
+
+def test_grown_model_keeps_its_function_then_trains_the_new_blocks(shards, tmp_path):
+    """`grow` adds cross-attention-only blocks at finer feature maps: the same function at first
+    (zero output layers), then a run resumed from it moves them and the ONNX export carries them."""
+    from face0_trainer.grow import grow_checkpoint
+    from face0_trainer.train import model_from_checkpoint
+    run = str(tmp_path / "plain")
+    train(shards, run, stage="joint", steps=2, val_every=0, **KW)
+    path, res = grow_checkpoint(os.path.join(run, "ckpt.pt"), [32, 16], str(tmp_path / "grown"))
+    assert res == (32, 16)
+    a, _, _ = model_from_checkpoint(load_checkpoint(os.path.join(run, "ckpt.pt")))
+    b, cfg_b, _ = model_from_checkpoint(load_checkpoint(path))
+    blocks = [m for m in b.unet.modules() if type(m).__name__ == "CrossAttentionBlock"]
+    assert cfg_b.model.xattn_resolutions == (32, 16) and len(blocks) == 6   # tiny: 1 down + 2 up levels at each size
+    g = torch.Generator().manual_seed(0)
+    x, t = torch.randn(3, 3, 64, 64, generator=g), torch.tensor([100.0, 500.0, 900.0])
+    ids, emb = torch.randint(0, cfg_b.model.vocab_size, (3, cfg_b.model.context_length), generator=g), torch.randn(3, 128, generator=g)
+    with torch.no_grad():
+        assert torch.equal(a(x, t, ids, emb), b(x, t, ids, emb))
+    r = train(shards, str(tmp_path / "grown"), steps=4, resume=True, val_every=0, **KW)
+    assert r["step"] == 4
+    c, _, _ = model_from_checkpoint(load_checkpoint(path), ema=False)
+    moved = [m.cross_attn.out.weight.abs().max().item() for m in c.unet.modules() if type(m).__name__ == "CrossAttentionBlock"]
+    assert all(w > 0 for w in moved), moved
+    with torch.no_grad():
+        assert not torch.allclose(a(x, t, ids, emb), c(x, t, ids, emb))
+    # the ONNX graph carries the new blocks: export checks it against torch (raises above 1e-4)
+    from face0_trainer.export import export
+    man = export(path, shards, str(tmp_path / "bundle"))
+    assert tuple(man["training"]["config"]["model"]["xattn_resolutions"]) == (32, 16)
+    assert man["training"]["onnx_parity_max_abs_diff"]["unet"] is not None
+    with pytest.raises(ValueError, match="already"):
+        grow_checkpoint(path, [16], str(tmp_path / "again"))
