@@ -17,7 +17,7 @@ test('eval --quick on the tiny bundle writes report.md/report.json with every se
   await runEval({ bundleDir: BUNDLE, dataDir: data!.dir, quick: true, outDir: out, command: 'face0 eval --quick (test)' });
   assert.ok(Date.now() - t0 < 60_000);
   const r = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
-  for (const k of ['command', 'bundle', 'data', 'settings', 'networks', 'identity', 'identification', 'judge_accuracy_real', 'prompt_fidelity', 'tradeoff', 'consistency', 'bias', 'speed']) assert.ok(k in r, k);
+  for (const k of ['command', 'bundle', 'data', 'settings', 'networks', 'identity', 'identification', 'ceiling', 'judge_accuracy_real', 'prompt_fidelity', 'tradeoff', 'consistency', 'bias', 'speed']) assert.ok(k in r, k);
   assert.match(r.bundle.manifest_sha256, /^[0-9a-f]{64}$/);
   assert.ok(r.networks.eval, 'evaluation network present');
   for (const net of ['eval', 'cond']) for (const side of ['face', 'base']) {
@@ -34,6 +34,14 @@ test('eval --quick on the tiny bundle writes report.md/report.json with every se
     assert.equal(t.chance, 0.5);
     assert.equal(t.n_images, r.identity[net][side].generated);
     assert.ok(t.top1 >= 0 && t.top1 <= 1 && t.hits <= r.identity[net][side].generated_with_face);
+  }
+  // resolution ceiling: the reference photo itself, cropped like the training images at 64 and 128 px
+  for (const net of ['eval', 'cond']) {
+    assert.deepEqual(r.ceiling[net].map((c: { size: number }) => c.size), [64, 128], net);
+    const big = r.ceiling[net][1];
+    assert.equal(big.face_rate, 1, `${net}: a face is found in every 128-px crop of a real photo`);
+    // compared with the person's other photos, not with itself (that would score near 1, above S_same)
+    assert.ok(big.s_gen !== null && big.s_gen <= r.identity[net].face.s_same + 0.05, `${net}: ceiling S_gen ${big.s_gen} vs S_same ${r.identity[net].face.s_same}`);
   }
   // prompt fidelity: Smiling by face-api; Eyeglasses by the attribute classifier when models/attributes exists
   const rows = r.prompt_fidelity.per_prompt;
@@ -55,6 +63,6 @@ test('eval --quick on the tiny bundle writes report.md/report.json with every se
   const md = readFileSync(join(out, 'report.md'), 'utf8');
   assert.ok(md.startsWith('# face0 eval report'));
   assert.ok(md.includes('face0 eval --quick (test)') && md.includes(r.bundle.manifest_sha256));
-  assert.ok(md.includes('### Top-1 identification'));
+  assert.ok(md.includes('### Top-1 identification') && md.includes('### Resolution ceiling'));
   for (const f of ['grid.png', 'tradeoff.png']) assert.ok(existsSync(join(out, f)), f);
 });

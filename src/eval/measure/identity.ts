@@ -13,7 +13,7 @@ export type IdentitySide = IdentityMetrics & { G_ci: unknown; s_gen_ci: unknown 
 export type IdentitySection = Record<string, Record<Side, IdentitySide>>;
 
 /** One network's embeddings of each person's real photos and of the given generations. */
-export function embeddingsFor(people: readonly Person[], net: Net, which: (p: Person) => GenRecord[]): IdentityEmbeddings[] {
+export function embeddingsFor(people: readonly Person[], net: Net, which: (p: Person) => readonly Pick<GenRecord, 'j'>[]): IdentityEmbeddings[] {
   return people.map((p) => ({ id: p.id, real: p.judged.map((j) => j[net]), gen: which(p).map((g) => ({ source: p.source, embedding: g.j[net] })) }));
 }
 

@@ -11,6 +11,7 @@ import { round, type EvalContext } from '../context.js';
 import type { RealPhotos } from './real-photos.js';
 import type { IdentitySection } from './identity.js';
 import type { IdentificationSection } from './identification.js';
+import type { CeilingSection } from './ceiling.js';
 import type { GridRow } from './fidelity.js';
 import type { TradeoffPoint } from './tradeoff.js';
 
@@ -19,6 +20,7 @@ export interface Measurements {
   perId: number;
   identity: IdentitySection;
   identification: IdentificationSection;
+  ceiling: CeilingSection;
   fidelity: { section: unknown; grid: GridRow[] };
   tradeoff: TradeoffPoint[];
   consistency: Record<string, unknown>;
@@ -54,6 +56,7 @@ export async function writeOutputs(ctx: EvalContext, r: Measurements, t0: number
     },
     identity: r.identity,
     identification: r.identification,
+    ceiling: r.ceiling,
     judge_accuracy_real: r.real.judgeAcc,
     classifier_accuracy_real: r.real.classifierAcc,
     prompt_fidelity: r.fidelity.section,
