@@ -15,7 +15,7 @@
 #   FACE0_RELAY_RUN=work/cooldown FACE0_RELAY_SET="train.cooldown_from=STEP train.cooldown_steps=N" \
 #     bash scripts/relay.sh start SECONDS      (then stop it as usual, and export its ckpt.pt by hand:
 #                                               `finish` would write the cooled state over the relay's)
-# A state that was cooled (sitting 5's, RECIPES.md) goes on at the constant lr with
+# A state that was cooled (sitting 5's; the committed one since sitting 6 is not) goes on at the constant lr with
 #   FACE0_RELAY_SET="train.cooldown_steps=0" bash scripts/relay.sh start SECONDS
 set -euo pipefail
 cd "$(dirname "$0")/.."
