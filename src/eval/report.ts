@@ -38,7 +38,7 @@ export function writeReportMd(r: any): string {
   if (r.ceiling) {
     L.push('### Resolution ceiling', '', '| network | image size | G [95% CI] | top-1 [95% CI] | face rate |', '|---|---|---|---|---|');
     for (const net of Object.keys(r.ceiling)) for (const c of r.ceiling[net]) L.push(`| ${net === 'eval' ? 'evaluation' : 'conditioning (inflated)'} | ${c.size} px | ${f(c.G)}${ci(c.G_ci)} | ${f(c.top1)}${ci(c.top1_ci)} | ${f(c.face_rate)} |`);
-    L.push('', 'A perfect generator at that size: each reference photo itself, cropped as `face0 augment` crops the training images, upscaled and judged like a generated image (same people, same figures as above). At the bundle\'s size it bounds what any model of that size can score here.', '');
+    L.push('', 'A perfect generator at that size: each reference photo itself, cropped as `face0 augment` crops the training images, upscaled and judged like a generated image (same people, same figures as above). At the bundle\'s size: the reference for what a model of that size can score here (a redrawing of the reference photo; not a strict bound).', '');
   }
   L.push('## Prompt fidelity (face on)', '', '| prompt | attribute | judge | fidelity Face0 [CI] | fidelity base | classifier Face0 / base | face rate | n |', '|---|---|---|---|---|---|---|---|');
   for (const p of r.prompt_fidelity.per_prompt) {

@@ -1,8 +1,9 @@
 // The resolution ceiling: what G and top-1 a perfect generator would score at a given image size.
 // Its "generated" image is the reference photo itself, cropped exactly as `face0 augment` crops the
 // training images (portrait framing, same size), then upscaled and judged like a generated image.
-// So the ceiling at the bundle's size bounds what any model of that size can reach on these
-// people with these judges: a figure to read the model's G against, and to decide whether the
+// At the bundle's size it is the reference for what a model of that size can reach on these people
+// with these judges (not a strict bound: an image more typical of the person than the reference photo
+// could score a little higher): a figure to read the model's G against, and to decide whether the
 // project's G target needs a larger image rather than a better model. No generation.
 import { alignFace, fitFraming, FRAMINGS } from '../../face/align.js';
 import { encodePng } from '../../face/image.js';
