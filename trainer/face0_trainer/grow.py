@@ -3,12 +3,10 @@ changing what it computes: the new blocks' output layers start at zero (model.Cr
 every other weight is copied. The run then continues with the face (and text) able to reach finer
 feature maps. Like `whiten`, the result resumes like a compact relay state (AdamW moments at zero,
 learning rate warmed up again), since the optimiser's state has no entries for the new weights."""
-import copy
-import os
 
-from .config import from_dict, to_dict
+from .config import from_dict
 from .model import Face0Model
-from .train import atomic_save, load_checkpoint
+from .train import load_checkpoint, save_converted
 
 
 def grown_state(sd, model):
@@ -30,12 +28,5 @@ def grow_checkpoint(ckpt_path, resolutions, out_dir):
         raise ValueError(f"{ckpt_path}: already has cross-attention blocks at {cfg.model.xattn_resolutions}")
     cfg.model.xattn_resolutions = tuple(sorted(set(cfg.model.xattn_resolutions) | set(added), reverse=True))
     model = Face0Model(cfg.model)   # new blocks zero-initialised; the rest overwritten below
-    out = copy.copy(ck)
-    out.update(config=to_dict(cfg), model=grown_state(ck["model"], model), ema=grown_state(ck["ema"], model),
-               compact=True)
-    out.pop("optimizer", None)
-    out.pop("scheduler", None)
-    os.makedirs(out_dir, exist_ok=True)
-    path = os.path.join(out_dir, "ckpt.pt")
-    atomic_save(out, path)
+    path = save_converted(ck, cfg, grown_state(ck["model"], model), grown_state(ck["ema"], model), out_dir)
     return path, cfg.model.xattn_resolutions

@@ -98,6 +98,18 @@ def atomic_save(obj, path):
     os.replace(tmp, path)
 
 
+def save_converted(ck, cfg, model_sd, ema_sd, out_dir):
+    """A checkpoint whose model was re-parametrised (`whiten`, `grow`) -> out_dir/ckpt.pt. AdamW's state
+    no longer fits the parameters, so it is dropped and the run resumes like a compact relay state
+    (moments at zero, learning rate warmed up again)."""
+    out = {k: v for k, v in ck.items() if k not in ("optimizer", "scheduler")}
+    out.update(config=to_dict(cfg), model=model_sd, ema=ema_sd, compact=True)
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, "ckpt.pt")
+    atomic_save(out, path)
+    return path
+
+
 def rng_state(gen):
     name, keys, pos, has_gauss, cached = np.random.get_state()
     # NumPy's state as plain Python values: an ndarray pickles differently under NumPy 1 and 2

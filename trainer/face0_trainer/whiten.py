@@ -4,14 +4,12 @@ The run then continues with the whitened input, whose identity directions are un
 optimiser can move along them (the pilot of trainer/RECIPES.md). AdamW's moments of the old
 parametrisation no longer apply: the result resumes like a compact relay state (moments at zero,
 learning rate warmed up again)."""
-import copy
-import os
 
 import torch
 
-from .config import from_dict, to_dict
+from .config import from_dict
 from .export import identity_prior
-from .train import atomic_save, load_checkpoint
+from .train import load_checkpoint, save_converted
 
 W, B = "face_projector.mlp.0.weight", "face_projector.mlp.0.bias"
 
@@ -35,12 +33,4 @@ def whiten_checkpoint(ckpt_path, data_dir, out_dir):
     mean = torch.tensor(prior["mean"], dtype=torch.float64)
     L = torch.tensor(prior["cholesky"], dtype=torch.float64)
     cfg.model.whiten_embedding = True
-    out = copy.copy(ck)
-    out.update(config=to_dict(cfg), model=whiten_state(ck["model"], mean, L), ema=whiten_state(ck["ema"], mean, L),
-               compact=True)
-    out.pop("optimizer", None)
-    out.pop("scheduler", None)
-    os.makedirs(out_dir, exist_ok=True)
-    path = os.path.join(out_dir, "ckpt.pt")
-    atomic_save(out, path)
-    return path
+    return save_converted(ck, cfg, whiten_state(ck["model"], mean, L), whiten_state(ck["ema"], mean, L), out_dir)
