@@ -120,6 +120,17 @@ def main(argv=None):
     at.add_argument("--seed", type=int, default=0)
     at.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
 
+    di = sub.add_parser("distill-id", help="train the identity network of train.id_loss (idnet.py) from face-api's "
+                                           "descriptors in the shards")
+    di.add_argument("--data", required=True, help="augmented dataset folder (shards, holdout shards, identity_stats.json)")
+    di.add_argument("--out", required=True, help="file to write (e.g. ../relay/idnet.pt)")
+    di.add_argument("--epochs", type=int, default=12)
+    di.add_argument("--batch", type=int, default=128)
+    di.add_argument("--lr", type=float, default=2e-3)
+    di.add_argument("--width", type=int, default=32, help="channels of the first conv (default 32)")
+    di.add_argument("--seconds", type=float, help="time budget")
+    di.add_argument("--seed", type=int, default=0)
+
     a = p.parse_args(argv)
     if a.cmd == "train":
         from .train import train
@@ -191,6 +202,12 @@ def main(argv=None):
         from .attributes import train_attributes
         train_attributes(a.data, a.out, seconds=a.seconds, epochs=a.epochs, batch=a.batch, width=a.width,
                          seed=a.seed, threads=a.threads)
+    elif a.cmd == "distill-id":
+        from .idnet import distill
+        best = distill(a.data, a.out, epochs=a.epochs, batch=a.batch, lr=a.lr, seconds=a.seconds, width=a.width,
+                       seed=a.seed)
+        print(f"identity network -> {a.out}: held-out cosine to face-api {best['holdout_cos']:.4f}, "
+              f"top-1 {best['holdout_top1']:.3f} (face-api itself {best['teacher_top1']:.3f})")
     elif a.cmd == "make-fixture":
         from .fixture import make_fixture
         make_fixture(a.out, a.steps)

@@ -82,6 +82,10 @@ class TrainConfig:
     # Min-SNR-gamma loss weighting (Hang et al. 2023), written for v-prediction: w = min(SNR, g)/(SNR+1);
     # 0 = plain MSE on v
     min_snr_gamma: float = 0.0
+    # identity loss (idnet.py): weight of 1 - cos(identity of the denoised estimate, identity of the
+    # target) added to the v-loss, for samples with a face; id_net: the FaceIdNet file of `distill-id`
+    id_loss: float = 0.0
+    id_net: str = ""
     # decode the training set once into the device's memory and draw batches there (data.MemoryBatches):
     # the GPU machine, where on-the-fly decoding cannot keep up; the CPU relay streams the shards
     in_memory: bool = False

@@ -12,6 +12,7 @@ Exact resume: the checkpoint holds step, model, optimiser, EMA, LR scheduler, ev
 position (epoch, next batch); the data stream is a deterministic function of (seed, epoch, rank)
 (data.py), so N steps + resume N steps gives the same parameters as 2N steps.
 """
+import contextlib
 import copy
 import inspect
 import json
@@ -30,6 +31,7 @@ import torch.nn.functional as F
 from .config import Config, apply_overrides, get_config, to_dict, from_dict
 from .data import MemoryBatches, ShardStream, make_loader, iter_captions
 from .flops import unet_flops
+from .idnet import id_loss
 from .model import Face0Model
 from .schedule import Schedule, ddim_sample
 from .tokenizer import Tokenizer
@@ -370,6 +372,12 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
         missing, unexpected = model.load_state_dict(sd, strict=False)
         assert not unexpected and all(k.startswith("face_projector.") for k in missing)
     uses_face = stage in ("face0", "joint")
+    idnet = None
+    if tc.id_loss > 0:
+        if not uses_face:
+            raise ValueError("train.id_loss needs a face stage (face0 or joint)")
+        from .idnet import load_idnet
+        idnet = load_idnet(tc.id_net, device)
     if m.whiten_embedding and ck is None:            # a new run: whitening from the training embeddings
         from .export import identity_prior
         prior, _ = identity_prior(data)
@@ -536,7 +544,7 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
     stopper = StopFlag()
     stopper.install()
     model.train()
-    t_last, n_last, loss_acc, loss_n = time.time(), 0, 0.0, 0
+    t_last, n_last, loss_acc, loss_n, id_acc = time.time(), 0, 0.0, 0, 0.0
     step0 = step
     try:
         while step < steps:
@@ -562,26 +570,28 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
 
             def forward_backward(net):
                 opt.zero_grad(set_to_none=True)
-                if autocast:
-                    with autocast():
-                        pred = net(*args)
-                else:
+                with (autocast() if autocast else contextlib.nullcontext()):
                     pred = net(*args)
-                loss = diffusion_loss(pred.float(), target, mask, weight)
-                loss.backward()
-                return loss
+                    loss = diffusion_loss(pred.float(), target, mask, weight)
+                    l_id = None
+                    if idnet is not None:
+                        sa, sb = sched.coefs(t)
+                        l_id = id_loss(idnet, sa * x_t - sb * pred.float(), x0, face_mask)
+                total = loss if l_id is None else loss + tc.id_loss * l_id.float()
+                total.backward()
+                return loss, l_id
 
             if compiled and step == step0:
                 # torch.compile fails on the first step if at all (forward and backward graphs); a GPU
                 # segment is too rare to lose to a compiler error, so it then trains uncompiled
                 try:
-                    loss = forward_backward(train_model)
+                    loss, l_id = forward_backward(train_model)
                 except Exception as e:             # noqa: BLE001 (any compiler error)
                     log(f"warning: torch.compile failed ({type(e).__name__}: {str(e)[:300]}); training uncompiled")
                     train_model, compiled = eager_model, False
-                    loss = forward_backward(train_model)
+                    loss, l_id = forward_backward(train_model)
             else:
-                loss = forward_backward(train_model)
+                loss, l_id = forward_backward(train_model)
             if tc.grad_clip:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
             opt.step()
@@ -591,6 +601,8 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
             pos = [b["epoch"], b["batch"] + 1]
             images_done += B * world
             loss_acc = loss_acc + loss.detach()
+            if l_id is not None:
+                id_acc = id_acc + l_id.detach()
             loss_n += 1
 
             # collective stop decision (signal or time budget), so every rank leaves at the same step
@@ -608,14 +620,16 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
                 if seconds:
                     eta = min(eta, max(0.0, seconds - (now - t_start)))
                 lval = float(loss_acc) / max(loss_n, 1)
-                log(f"step {step}/{steps} | loss {lval:.4f} | lr {sched_lr.get_last_lr()[0]:.2e} | "
-                    f"{ips:.1f} img/s | ETA {eta / 60:.1f} min")
+                idval = {"id_loss": float(id_acc) / max(loss_n, 1)} if idnet is not None else {}
+                log(f"step {step}/{steps} | loss {lval:.4f}"
+                    + (f" | id loss {idval['id_loss']:.4f}" if idval else "")
+                    + f" | lr {sched_lr.get_last_lr()[0]:.2e} | {ips:.1f} img/s | ETA {eta / 60:.1f} min")
                 if metrics:
-                    metrics.write(json.dumps({"step": step, "loss": lval, "lr": sched_lr.get_last_lr()[0],
+                    metrics.write(json.dumps({"step": step, "loss": lval, **idval, "lr": sched_lr.get_last_lr()[0],
                                               "img_per_s": ips, "images": images_done,
                                               "elapsed_s": seconds_done + now - t_start, "stage": stage}) + "\n")
                     metrics.flush()
-                t_last, n_last, loss_acc, loss_n = now, step - step0, 0.0, 0
+                t_last, n_last, loss_acc, loss_n, id_acc = now, step - step0, 0.0, 0, 0.0
             if ckpt_every and step % ckpt_every == 0 and step < steps and not stop:
                 checkpoint("every")
             if face_gain is not None and step % val_every == 0:
