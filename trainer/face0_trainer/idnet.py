@@ -28,6 +28,17 @@ from .data import (iter_shard, list_holdout_shards, list_shards, load_image, per
                    read_image_bytes)
 
 IDNET_FORMAT = "face0-idnet-1"
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def resolve_path(path):
+    """train.id_net as given, or else relative to the repository root: the config travels inside the relay
+    state to other machines and folders, so it names the committed file as `relay/idnet.pt`."""
+    if path and not os.path.exists(path) and not os.path.isabs(path):
+        alt = os.path.join(REPO_ROOT, path)
+        if os.path.exists(alt):
+            return alt
+    return path
 
 
 def _block(c_in, c_out, stride):
@@ -159,14 +170,14 @@ def distill(data_dir, out_path, epochs=12, batch=128, lr=2e-3, seconds=None, wid
         f"({time.time() - t0:.0f} s to decode); the teacher's own top-1 on them: {teacher_top1:.3f}")
     net = FaceIdNet(width=width, resolution=x_tr.shape[-1])
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.05)
-    steps_per_epoch = len(x_tr) // batch
+    steps_per_epoch = max(1, len(x_tr) // batch)        # fewer crops than a batch: one step of them all
     total = epochs * steps_per_epoch
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / 100) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / total))))
     best, history, step, t_start = None, [], 0, time.time()
     for epoch in range(epochs):
         order = torch.randperm(len(x_tr), generator=gen)
-        loss_sum = 0.0
+        loss_sum, n_b = 0.0, 0
         for b in range(steps_per_epoch):
             idx = order[b * batch:(b + 1) * batch]
             x = to_float(x_tr[idx])
@@ -180,12 +191,13 @@ def distill(data_dir, out_path, epochs=12, batch=128, lr=2e-3, seconds=None, wid
             sched.step()
             step += 1
             loss_sum += float(loss)
+            n_b += 1
             if seconds is not None and time.time() - t_start >= seconds:
                 break
         zh = embed(net, x_ho)
         cos = float(F.cosine_similarity(zh, z_ho, dim=1).mean())
         top1, _ = identification(zh, p_ho, z_ho)
-        row = {"epoch": epoch + 1, "step": step, "train_loss": loss_sum / max(b + 1, 1), "holdout_cos": cos,
+        row = {"epoch": epoch + 1, "step": step, "train_loss": loss_sum / max(n_b, 1), "holdout_cos": cos,
                "holdout_top1": top1, "teacher_top1": teacher_top1, "seconds": round(time.time() - t_start, 1)}
         history.append(row)
         log(f"epoch {epoch + 1}/{epochs} | train 1-cos {row['train_loss']:.4f} | held-out cos to teacher {cos:.4f} "
@@ -209,6 +221,7 @@ def save_idnet(net, mean, W, path, info):
 
 def load_idnet(path, device="cpu"):
     """The frozen FaceIdNet of `distill` (eval mode, no gradients to its own weights)."""
+    path = resolve_path(path)
     if not path or not os.path.exists(path):
         raise FileNotFoundError(f"train.id_net={path!r}: no such file (make one with "
                                 "`python3 -m face0_trainer distill-id --data DATA --out FILE`)")

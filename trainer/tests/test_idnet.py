@@ -88,3 +88,10 @@ def test_training_with_the_identity_loss_logs_it_and_refuses_a_bad_setup(shards,
 def test_width_and_resolution_set_the_network_shape():
     net = FaceIdNet(width=8, dim=16, resolution=32)
     assert net(torch.zeros(2, 3, 32, 32)).shape == (2, 16)
+
+
+def test_id_net_path_resolves_from_the_repository_root(tmp_path, monkeypatch):
+    from face0_trainer.idnet import REPO_ROOT, resolve_path
+    monkeypatch.chdir(tmp_path)                       # a run started from another folder
+    assert resolve_path("trainer/face0_trainer/idnet.py") == os.path.join(REPO_ROOT, "trainer/face0_trainer/idnet.py")
+    assert resolve_path("no/such/file.pt") == "no/such/file.pt"
