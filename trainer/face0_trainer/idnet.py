@@ -14,7 +14,6 @@ person recognisable weigh little; this term asks for the person directly (the ID
 others). `face0 eval` judges identity with a different network (FaceRes), so a model that only fools
 this one gains nothing there.
 """
-import json
 import math
 import os
 import time
@@ -76,14 +75,12 @@ class FaceIdNet(nn.Module):
 
 
 def whitening(data_dir):
-    """(mean [E], L^-1 [E, E]) of the training embeddings (identity_stats.json, written by augment)."""
-    path = os.path.join(data_dir, "identity_stats.json")
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path} missing: rerun `face0 augment` (it writes the embedding statistics)")
-    with open(path) as f:
-        st = json.load(f)
-    mean = torch.tensor(st["mean"], dtype=torch.float64)
-    L = torch.tensor(st["cholesky"], dtype=torch.float64)
+    """(mean [E], L^-1 [E, E]) of the training embeddings: the same statistics (identity_stats.json, or
+    computed from the shards) that whiten the face projector's input."""
+    from .export import identity_prior
+    prior, _ = identity_prior(data_dir)
+    mean = torch.tensor(prior["mean"], dtype=torch.float64)
+    L = torch.tensor(prior["cholesky"], dtype=torch.float64)
     return mean.float(), torch.linalg.inv(L).float()
 
 
@@ -212,11 +209,10 @@ def distill(data_dir, out_path, epochs=12, batch=128, lr=2e-3, seconds=None, wid
 
 
 def save_idnet(net, mean, W, path, info):
+    from .train import atomic_save                  # (train imports this module)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = path + ".tmp"
-    torch.save({"format": IDNET_FORMAT, "config": net.config, "state": net.state_dict(),
-                "mean": mean, "whiten": W, "info": info}, tmp)
-    os.replace(tmp, path)
+    atomic_save({"format": IDNET_FORMAT, "config": net.config, "state": net.state_dict(),
+                 "mean": mean, "whiten": W, "info": info}, path)
 
 
 def load_idnet(path, device="cpu"):
@@ -225,7 +221,8 @@ def load_idnet(path, device="cpu"):
     if not path or not os.path.exists(path):
         raise FileNotFoundError(f"train.id_net={path!r}: no such file (make one with "
                                 "`python3 -m face0_trainer distill-id --data DATA --out FILE`)")
-    d = torch.load(path, map_location="cpu")
+    from .train import torch_load
+    d = torch_load(path)
     if d.get("format") != IDNET_FORMAT:
         raise ValueError(f"{path}: not a {IDNET_FORMAT} file")
     net = FaceIdNet(**d["config"])

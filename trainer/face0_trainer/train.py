@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from .config import Config, apply_overrides, get_config, to_dict, from_dict
 from .data import MemoryBatches, ShardStream, make_loader, iter_captions
 from .flops import unet_flops
-from .idnet import id_loss
+from .idnet import id_loss, load_idnet
 from .model import Face0Model
 from .schedule import Schedule, ddim_sample
 from .tokenizer import Tokenizer
@@ -376,7 +376,6 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
     if tc.id_loss > 0:
         if not uses_face:
             raise ValueError("train.id_loss needs a face stage (face0 or joint)")
-        from .idnet import load_idnet
         idnet = load_idnet(tc.id_net, device)
     if m.whiten_embedding and ck is None:            # a new run: whitening from the training embeddings
         from .export import identity_prior
