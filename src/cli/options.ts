@@ -21,3 +21,12 @@ export function defaultDataDir(): string {
   const fromPackage = resolve(new URL('../../../shared/data', import.meta.url).pathname);
   return existsSync(fromPackage) ? fromPackage : resolve('../shared/data');
 }
+
+/** `--seeds 0,1,2`: distinct non-negative integers. */
+export function seedList(v: string): number[] {
+  const xs = v.split(',').map((x) => x.trim());
+  if (xs.some((x) => !/^\d+$/.test(x))) throw new InvalidArgumentError(`expected comma-separated non-negative integers, got "${v}"`);
+  const seeds = xs.map(Number);
+  if (new Set(seeds).size !== seeds.length) throw new InvalidArgumentError(`a seed is repeated in "${v}"`);
+  return seeds;
+}

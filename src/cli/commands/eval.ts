@@ -1,9 +1,10 @@
 // `face0 eval`: identity, prompt fidelity, trade-off, consistency, bias and speed on held-out people
 // (library code in src/eval/run.ts).
 import type { Command } from 'commander';
-import { intOption } from '../options.js';
+import { intOption, seedList } from '../options.js';
 import { resolveBundle } from '../shared.js';
 import { runEval } from '../../eval/run.js';
+import { pooledMd, runEvalSeeds } from '../../eval/pool.js';
 
 interface Flags {
   bundle?: string;
@@ -14,6 +15,7 @@ interface Flags {
   prompts?: string;
   out: string;
   seed: number;
+  seeds?: number[];
   steps?: number;
   quick?: boolean;
   threads?: number;
@@ -32,13 +34,14 @@ export function register(program: Command): void {
     .option('--prompts <file>', 'prompt set JSON (default eval/prompts.json)')
     .option('-o, --out <dir>', 'output folder for report.md, report.json and images', 'eval-out')
     .option('--seed <n>', 'seed of identity draws and generations', intOption, 0)
+    .option('--seeds <list>', 'several seeds, comma-separated (e.g. 0,1): the eval once per seed into OUT/seed-S, then pooled.md and pooled.json', seedList)
     .option('--steps <n>', 'sampling steps (default: the bundle\'s; quick ≤ 4)', intOption)
     .option('--quick', 'smallest run: 2 people x 2 photos, 2 prompts, 2x1 grid (smoke test)')
     .option('--threads <n>', 'ONNX Runtime threads', intOption)
     .option('--eval-net <name>', 'independent recognition network: faceres, or none (conditioning network only)', 'faceres')
     .action(async (flags: Flags) => {
       const command = ['face0', ...process.argv.slice(2)].map((a) => (/[\s"'$]/.test(a) ? JSON.stringify(a) : a)).join(' ');
-      const r = (await runEval({
+      const options = {
         bundleDir: resolveBundle(flags.bundle, (m) => process.stderr.write(m + '\n')),
         dataDir: flags.data,
         holdoutFile: flags.holdout,
@@ -52,8 +55,16 @@ export function register(program: Command): void {
         threads: flags.threads,
         evalNet: flags.evalNet === 'none' ? null : flags.evalNet,
         command,
-        log: (m) => process.stderr.write(`eval: ${m}\n`),
-      })) as { identity: Record<string, Record<string, { G: number | null; face_rate: number | null }>>; identification?: Record<string, Record<string, { top1: number | null; chance: number }>>; prompt_fidelity: { overall_face_on: number | null }; speed: { seconds_per_image_face: { mean: number | null }; seconds_per_image_base: { mean: number | null } }; seconds: number };
+        log: (m: string) => process.stderr.write(`eval: ${m}\n`),
+      };
+      if (flags.seeds) {
+        if (process.argv.some((a) => a === '--seed' || a.startsWith('--seed='))) throw new Error('give --seed or --seeds, not both');
+        const { pooled } = await runEvalSeeds(options, flags.seeds);
+        console.log(pooledMd(pooled));
+        console.log(`wrote ${flags.out}/pooled.md and pooled.json, and one full report per seed in ${flags.out}/seed-S/`);
+        return;
+      }
+      const r = (await runEval(options)) as { identity: Record<string, Record<string, { G: number | null; face_rate: number | null }>>; identification?: Record<string, Record<string, { top1: number | null; chance: number }>>; prompt_fidelity: { overall_face_on: number | null }; speed: { seconds_per_image_face: { mean: number | null }; seconds_per_image_base: { mean: number | null } }; seconds: number };
       for (const [net, sides] of Object.entries(r.identity)) {
         console.log(`G (${net === 'eval' ? 'evaluation net' : 'conditioning net'}): Face0 ${sides.face.G ?? 'n/a'} (face rate ${sides.face.face_rate ?? 'n/a'}), base ${sides.base.G ?? 'n/a'}`);
       }
@@ -65,3 +76,4 @@ export function register(program: Command): void {
       console.log(`wrote ${flags.out}/report.md and report.json (${r.seconds} s)`);
     });
 }
+
