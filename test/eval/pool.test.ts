@@ -2,6 +2,7 @@
 // tiny bundle (one full report per seed, pooled counts equal to the sums of the seeds' counts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -65,6 +66,17 @@ test('pooledRate: exact interval contains the rate; none without images', () => 
   assert.ok(r.ci!.lo < 3 / 36 && r.ci!.hi > 3 / 36 && r.ci!.lo >= 0);
   assert.equal(pooledRate(0, 0).rate, null);
   assert.equal(pooledRate(0, 10).ci!.lo, 0);
+});
+
+test('face0 eval refuses --seed with --seeds, and a bad list, before loading anything', () => {
+  const bin = resolve(import.meta.dirname, '..', '..', 'bin', 'face0.js');
+  const run = (...a: string[]) => spawnSync(process.execPath, [bin, 'eval', '--data', 'nowhere', ...a], { encoding: 'utf8', timeout: 60_000 });
+  const both = run('--seed', '1', '--seeds', '0,1');
+  assert.notEqual(both.status, 0);
+  assert.match(both.stderr, /--seeds <list>' cannot be used with option '--seed/);
+  const bad = run('--seeds', '0,0');
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /repeated/);
 });
 
 test('--seeds parsing', () => {

@@ -1,6 +1,6 @@
 // `face0 eval`: identity, prompt fidelity, trade-off, consistency, bias and speed on held-out people
 // (library code in src/eval/run.ts).
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { intOption, seedList } from '../options.js';
 import { resolveBundle } from '../shared.js';
 import { runEval } from '../../eval/run.js';
@@ -34,7 +34,7 @@ export function register(program: Command): void {
     .option('--prompts <file>', 'prompt set JSON (default eval/prompts.json)')
     .option('-o, --out <dir>', 'output folder for report.md, report.json and images', 'eval-out')
     .option('--seed <n>', 'seed of identity draws and generations', intOption, 0)
-    .option('--seeds <list>', 'several seeds, comma-separated (e.g. 0,1): the eval once per seed into OUT/seed-S, then pooled.md and pooled.json', seedList)
+    .addOption(new Option('--seeds <list>', 'several seeds, comma-separated (e.g. 0,1): the eval once per seed into OUT/seed-S, then pooled.md and pooled.json').argParser(seedList).conflicts('seed'))
     .option('--steps <n>', 'sampling steps (default: the bundle\'s; quick ≤ 4)', intOption)
     .option('--quick', 'smallest run: 2 people x 2 photos, 2 prompts, 2x1 grid (smoke test)')
     .option('--threads <n>', 'ONNX Runtime threads', intOption)
@@ -58,7 +58,6 @@ export function register(program: Command): void {
         log: (m: string) => process.stderr.write(`eval: ${m}\n`),
       };
       if (flags.seeds) {
-        if (process.argv.some((a) => a === '--seed' || a.startsWith('--seed='))) throw new Error('give --seed or --seeds, not both');
         const { pooled } = await runEvalSeeds(options, flags.seeds);
         console.log(pooledMd(pooled));
         console.log(`wrote ${flags.out}/pooled.md and pooled.json, and one full report per seed in ${flags.out}/seed-S/`);
@@ -76,4 +75,3 @@ export function register(program: Command): void {
       console.log(`wrote ${flags.out}/report.md and report.json (${r.seconds} s)`);
     });
 }
-
