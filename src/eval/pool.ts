@@ -5,6 +5,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import jstat from 'jstat';
+import { mean } from './metrics.js';
+import { fmt as f } from './report.js';
 import { runEval, type EvalOptions } from './run.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- reads report.json objects (their shape: measure/outputs.ts) */
@@ -32,11 +34,11 @@ export interface PooledSection {
   seconds_per_image_face: PooledMean;
 }
 
-const avg = (xs: (number | null)[]): number | null => {
-  const v = xs.filter((x): x is number => x !== null && x !== undefined);
-  return v.length === xs.length && v.length > 0 ? v.reduce((s, x) => s + x, 0) / v.length : null;
+// a seed whose figure is undefined leaves the mean undefined (not a mean of the other seeds)
+const pmean = (xs: (number | null)[]): PooledMean => {
+  const perSeed = xs.map((x) => x ?? null);
+  return { mean: perSeed.includes(null) ? null : mean(perSeed as number[]), per_seed: perSeed };
 };
-const pmean = (xs: (number | null)[]): PooledMean => ({ mean: avg(xs), per_seed: xs.map((x) => x ?? null) });
 
 /** Exact (Clopper-Pearson) 1 − alpha interval of a binomial proportion, from beta quantiles. */
 export function clopperPearson(hits: number, n: number, alpha = 0.05): { lo: number; hi: number } {
@@ -52,12 +54,9 @@ export function binomialPAbove(hits: number, n: number, p: number): number {
   return hits <= 0 ? 1 : Math.max(0, 1 - jstat.jStat.binomial.cdf(hits - 1, n, p));
 }
 
-/** Pooled rate of hits out of n, with its exact 95 % interval (and p-value against `chance`, one-sided). */
-export function pooledRate(hits: number, n: number, chance?: number | null): PooledRate & { p_above_chance?: number | null } {
-  if (n === 0) return { rate: null, ci: null, hits, n, ...(chance === undefined ? {} : { p_above_chance: null }) };
-  const out: PooledRate & { p_above_chance?: number | null } = { rate: hits / n, ci: clopperPearson(hits, n), hits, n };
-  if (chance !== undefined) out.p_above_chance = chance === null ? null : binomialPAbove(hits, n, chance);
-  return out;
+/** Pooled rate of hits out of n, with its exact 95 % interval. */
+export function pooledRate(hits: number, n: number): PooledRate {
+  return n === 0 ? { rate: null, ci: null, hits, n } : { rate: hits / n, ci: clopperPearson(hits, n), hits, n };
 }
 
 /** Prompt fidelity's judged images of one report, as counts (the report keeps a rate and n per prompt). */
@@ -89,9 +88,9 @@ export function poolReports(reports: Report[], names: string[] = reports.map((_,
         face_rate: pooledRate(ids.reduce((s, m) => s + m.generated_with_face, 0), ids.reduce((s, m) => s + m.generated, 0)),
       };
       const tops = reports.map((r) => r.identification?.[net]?.[side]).filter((m) => m !== undefined);
-      const chance = tops.length ? tops[0].chance : null;
-      identification[net][side] = pooledRate(tops.reduce((s, m) => s + m.hits, 0), tops.reduce((s, m) => s + m.n_images, 0), chance) as PooledRate & { chance: number | null; p_above_chance: number | null };
-      identification[net][side].chance = chance;
+      const chance: number | null = tops.length ? tops[0].chance : null;
+      const hits = tops.reduce((s, m) => s + m.hits, 0), n = tops.reduce((s, m) => s + m.n_images, 0);
+      identification[net][side] = { ...pooledRate(hits, n), chance, p_above_chance: chance === null || n === 0 ? null : binomialPAbove(hits, n, chance) };
     }
     const cs = reports.map((r) => r.consistency[net]).filter((c) => c !== undefined);
     consistency[net] = {
@@ -112,7 +111,6 @@ export function poolReports(reports: Report[], names: string[] = reports.map((_,
   };
 }
 
-const f = (x: number | null | undefined, d = 3): string => (x === null || x === undefined ? 'n/a' : x.toFixed(d));
 const perSeed = (m: PooledMean): string => m.per_seed.map((x) => f(x)).join(' / ');
 const pval = (x: number | null): string => (x === null ? 'n/a' : x < 1e-4 ? '< 0.0001' : x.toFixed(4));
 const rate = (r: PooledRate): string => `${f(r.rate)} [${f(r.ci?.lo)}, ${f(r.ci?.hi)}] (${r.hits}/${r.n})`;
@@ -136,7 +134,7 @@ export function pooledMd(p: PooledSection, command?: string): string {
 }
 
 /** Runs the eval once per seed into OUT/seed-S, then writes OUT/pooled.json and OUT/pooled.md. */
-export async function runEvalSeeds(o: EvalOptions, seeds: number[]): Promise<{ pooled: PooledSection; reports: Record<string, unknown>[] }> {
+export async function runEvalSeeds(o: EvalOptions, seeds: number[]): Promise<{ pooled: PooledSection; md: string; reports: Record<string, unknown>[] }> {
   if (seeds.length === 0) throw new Error('--seeds: give at least one seed');
   if (new Set(seeds).size !== seeds.length) throw new Error(`--seeds: a seed is repeated (${seeds.join(',')})`);
   const outDir = o.outDir ?? 'eval-out';
@@ -151,6 +149,7 @@ export async function runEvalSeeds(o: EvalOptions, seeds: number[]): Promise<{ p
   }
   const pooled = poolReports(reports, names);
   await writeFile(join(outDir, 'pooled.json'), JSON.stringify({ command: o.command ?? null, created: new Date().toISOString(), ...pooled }, null, 2) + '\n');
-  await writeFile(join(outDir, 'pooled.md'), pooledMd(pooled, o.command));
-  return { pooled, reports };
+  const md = pooledMd(pooled, o.command);
+  await writeFile(join(outDir, 'pooled.md'), md);
+  return { pooled, md, reports };
 }

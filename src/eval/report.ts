@@ -1,6 +1,8 @@
 // report.md from the report object (every figure also lives in report.json).
 /* eslint-disable @typescript-eslint/no-explicit-any */
-const f = (x: unknown, d = 3): string => (x === null || x === undefined ? 'n/a' : typeof x === 'number' ? x.toFixed(d) : String(x));
+/** A figure for a report: d decimals, 'n/a' for a missing one. */
+export const fmt = (x: unknown, d = 3): string => (x === null || x === undefined ? 'n/a' : typeof x === 'number' ? x.toFixed(d) : String(x));
+const f = fmt;
 const ci = (c: any): string => (c ? ` [${f(c.lo)}, ${f(c.hi)}]` : '');
 
 export function writeReportMd(r: any): string {

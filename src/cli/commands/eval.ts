@@ -4,7 +4,7 @@ import { Option, type Command } from 'commander';
 import { intOption, seedList } from '../options.js';
 import { resolveBundle } from '../shared.js';
 import { runEval } from '../../eval/run.js';
-import { pooledMd, runEvalSeeds } from '../../eval/pool.js';
+import { runEvalSeeds } from '../../eval/pool.js';
 
 interface Flags {
   bundle?: string;
@@ -58,8 +58,8 @@ export function register(program: Command): void {
         log: (m: string) => process.stderr.write(`eval: ${m}\n`),
       };
       if (flags.seeds) {
-        const { pooled } = await runEvalSeeds(options, flags.seeds);
-        console.log(pooledMd(pooled));
+        const { md } = await runEvalSeeds(options, flags.seeds);
+        console.log(md);
         console.log(`wrote ${flags.out}/pooled.md and pooled.json, and one full report per seed in ${flags.out}/seed-S/`);
         return;
       }
