@@ -17,6 +17,8 @@ export interface EvalOptions {
   holdoutFile?: string;
   identities?: number;
   perIdentity?: number;
+  /** random identities in the consistency measurement (default 4; quick 2; at least 2) */
+  characters?: number;
   promptsFile?: string;
   outDir?: string;
   seed?: number;
@@ -60,6 +62,8 @@ export interface EvalSetup {
   seed: number;
   /** bootstrap resamples */
   B: number;
+  /** random identities in the consistency measurement */
+  characters: number;
   outDir: string;
   promptsFile: string;
   set: PromptSet;

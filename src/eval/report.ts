@@ -62,7 +62,8 @@ export function writeReportMd(r: any): string {
   L.push('## Text / identity trade-off', '', '| face scale | text scale | G (eval) | G (cond) | fidelity | face rate |', '|---|---|---|---|---|---|');
   for (const t of r.tradeoff) L.push(`| ${t.face_scale} | ${t.text_scale} | ${f(t.G.eval)} | ${f(t.G.cond)} | ${f(t.fidelity)} | ${f(t.face_rate)} |`);
   L.push('', '![trade-off](tradeoff.png)', '');
-  L.push('## Character consistency (random identities)', '', '| network | same seed, across prompts [CI] | across seeds, same prompt [CI] |', '|---|---|---|');
+  const sizes = Object.values(r.consistency)[0] as { seeds?: number; prompts?: number } | undefined;
+  L.push('## Character consistency (random identities)', '', ...(sizes?.seeds ? [`${sizes.seeds} random identities x ${sizes.prompts} prompts.`, ''] : []), '| network | same seed, across prompts [CI] | across seeds, same prompt [CI] |', '|---|---|---|');
   for (const [net, c] of Object.entries(r.consistency) as [string, any][]) L.push(`| ${net} | ${f(c.same_seed_across_prompts)}${ci(c.same_seed_ci)} | ${f(c.across_seeds_same_prompt)}${ci(c.across_seeds_ci)} |`);
   L.push('', '## Bias decoupling (prompts naming no gender or age)', '', `Judge: ${r.bias.judge}.`, '', '| | face on | face off (base) |', '|---|---|---|');
   const b = r.bias;

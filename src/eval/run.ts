@@ -39,16 +39,19 @@ export async function readPromptSet(path: string): Promise<PromptSet> {
   };
 }
 
-type Inputs = Pick<EvalSetup, 'options' | 'log' | 'quick' | 'seed' | 'B' | 'outDir' | 'promptsFile' | 'set'>;
+type Inputs = Pick<EvalSetup, 'options' | 'log' | 'quick' | 'seed' | 'B' | 'characters' | 'outDir' | 'promptsFile' | 'set'>;
 
 /** Options with their defaults, the output folder, and the prompt set. */
 async function readInputs(o: EvalOptions): Promise<Inputs> {
   const quick = o.quick ?? false;
+  const characters = o.characters ?? (quick ? 2 : 4);
+  // consistency compares identities with each other: one alone has nothing to be told apart from
+  if (!Number.isInteger(characters) || characters < 2) throw new Error(`characters must be an integer of at least 2 (got ${o.characters})`);
   const outDir = o.outDir ?? 'eval-out';
   await mkdir(outDir, { recursive: true });
   const promptsFile = o.promptsFile ?? defaultPromptsFile();
   const set = await readPromptSet(promptsFile);
-  return { options: o, log: o.log ?? (() => {}), quick, seed: o.seed ?? 0, B: quick ? 200 : 1000, outDir, promptsFile, set };
+  return { options: o, log: o.log ?? (() => {}), quick, seed: o.seed ?? 0, B: quick ? 200 : 1000, characters, outDir, promptsFile, set };
 }
 
 /** The networks: judges (evaluation + conditioning nets), the bundle's pipeline, the attribute classifier. */

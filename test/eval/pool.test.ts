@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { binomialPAbove, clopperPearson, pooledMd, pooledRate, poolReports, runEvalSeeds } from '../../src/eval/pool.js';
+import { runEval } from '../../src/eval/run.js';
 import { seedList } from '../../src/cli/options.js';
 import { tinyCeleba } from './helpers.js';
 
@@ -91,9 +92,11 @@ const BUNDLE = resolve(import.meta.dirname, '..', 'fixtures', 'tiny-bundle');
 
 test('runEvalSeeds on the tiny bundle: a full report per seed, pooled counts = sums of the seeds\'', { skip: data ? false : 'no ../shared/data/celeba-subset', timeout: 240_000 }, async () => {
   const out = mkdtempSync(join(tmpdir(), 'face0-eval-seeds-'));
-  const { pooled } = await runEvalSeeds({ bundleDir: BUNDLE, dataDir: data!.dir, quick: true, outDir: out, command: 'face0 eval --quick --seeds 3,5 (test)' }, [3, 5]);
+  const { pooled } = await runEvalSeeds({ bundleDir: BUNDLE, dataDir: data!.dir, quick: true, characters: 3, outDir: out, command: 'face0 eval --quick --characters 3 --seeds 3,5 (test)' }, [3, 5]);
   const reps = [3, 5].map((s) => JSON.parse(readFileSync(join(out, `seed-${s}`, 'report.json'), 'utf8')));
   assert.deepEqual(reps.map((r) => r.settings.seed), [3, 5]);
+  // --characters reaches the consistency measurement (quick alone would draw 2)
+  for (const r of reps) assert.equal(r.consistency.cond.seeds, 3);
   for (const net of ['eval', 'cond']) for (const side of ['face', 'base'] as const) {
     const t = pooled.identification[net][side];
     assert.equal(t.hits, reps[0].identification[net][side].hits + reps[1].identification[net][side].hits, `${net}.${side}`);
@@ -106,9 +109,10 @@ test('runEvalSeeds on the tiny bundle: a full report per seed, pooled counts = s
   }
   const j = JSON.parse(readFileSync(join(out, 'pooled.json'), 'utf8'));
   assert.deepEqual(j.seeds, [3, 5]);
-  assert.equal(j.command, 'face0 eval --quick --seeds 3,5 (test)');
+  assert.equal(j.command, 'face0 eval --quick --characters 3 --seeds 3,5 (test)');
   assert.ok(existsSync(join(out, 'pooled.md')));
   await assert.rejects(runEvalSeeds({ bundleDir: BUNDLE, dataDir: data!.dir, quick: true, outDir: out }, [1, 1]), /repeated/);
+  await assert.rejects(runEval({ bundleDir: BUNDLE, dataDir: data!.dir, quick: true, characters: 1, outDir: out }), /characters must be an integer of at least 2/);
 });
 
 test('clopperPearson and binomialPAbove match known values', () => {

@@ -12,6 +12,7 @@ interface Flags {
   holdout?: string;
   identities?: number;
   perIdentity?: number;
+  characters?: number;
   prompts?: string;
   out: string;
   seed: number;
@@ -31,6 +32,7 @@ export function register(program: Command): void {
     .option('--holdout <file>', 'held-out people, one `celeba:ID` per line (default: every identity of --data)')
     .option('--identities <n>', 'number of people (default 6; quick 2)', intOption)
     .option('--per-identity <k>', 'real photos per person (default 4; quick 2)', intOption)
+    .option('--characters <n>', 'random identities in the consistency measurement (default 4; quick 2)', intOption)
     .option('--prompts <file>', 'prompt set JSON (default eval/prompts.json)')
     .option('-o, --out <dir>', 'output folder for report.md, report.json and images', 'eval-out')
     .option('--seed <n>', 'seed of identity draws and generations', intOption, 0)
@@ -47,6 +49,7 @@ export function register(program: Command): void {
         holdoutFile: flags.holdout,
         identities: flags.identities,
         perIdentity: flags.perIdentity,
+        characters: flags.characters,
         promptsFile: flags.prompts,
         outDir: flags.out,
         seed: flags.seed,

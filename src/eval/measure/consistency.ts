@@ -6,8 +6,7 @@ import { cosine } from '../verification.js';
 import { round, roundCI, type EvalContext } from '../context.js';
 
 export async function measureConsistency(ctx: EvalContext): Promise<Record<string, unknown>> {
-  const { quick, seed, B, set, nets, faceScale } = ctx;
-  const cSeeds = quick ? 2 : 4;
+  const { quick, seed, B, set, nets, faceScale, characters: cSeeds } = ctx;
   const cPrompts = quick ? set.consistency.slice(0, 2) : set.consistency;
   ctx.log(`consistency: ${cSeeds} random identities x ${cPrompts.length} prompts`);
   const cons: ImageJudgement[][] = [];
