@@ -139,13 +139,7 @@ def main(argv=None):
               log_every=a.log_every, num_workers=a.workers, seed=a.seed, lr=a.lr,
               mask_edges=a.mask_edges or None, val_every=a.val_every, val_samples=a.val_samples,
               keep_best=a.keep_best, overrides=a.set,
-              state_dir=a.state)
-        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-            # everything is on disk: skip the interpreter's teardown, where gloo's threads can hang a rank
-            # after training has finished (seen once in CI; pytorch/pytorch#75097)
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(0)
+              state_dir=a.state, exit_when_done=True)
     elif a.cmd == "pack":
         from .pack import pack
         pack(a.data, a.out, quality=a.quality)

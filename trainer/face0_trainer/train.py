@@ -293,7 +293,8 @@ class StopFlag:
 def train(data, out, stage="base", init=None, steps=1000, batch=None, config="default", resume=False,
           ckpt_every=500, sample_every=1000, seconds=None, log_every=10, num_workers=None, seed=None,
           lr=None, quiet=False, mask_edges=None, val_every=500, val_samples=64, keep_best=False,
-          overrides=None, state_dir=None):
+          overrides=None, state_dir=None, exit_when_done=False):
+    """exit_when_done: a DDP rank (world > 1) ends its process once the group is left (the CLI sets it)."""
     rank, world, local, device = setup_distributed()
     is_main = rank == 0
     log = (lambda *a: print(*a, flush=True)) if (is_main and not quiet) else (lambda *a: None)
@@ -659,4 +660,11 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
         del train_model
         dist.barrier()
         dist.destroy_process_group()
+        if exit_when_done:
+            # everything is on disk: leave before this frame's locals (model, loader, gloo tensors) are
+            # freed and before the interpreter's teardown; either has hung a rank after training finished
+            # (seen in CI: once in teardown, once with no Python frame left but train()'s; pytorch#75097)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
     return {"step": step, "ckpt": ckpt_path}
