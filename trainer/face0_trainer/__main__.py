@@ -71,6 +71,8 @@ def main(argv=None):
     r = sub.add_parser("save-state", help="write the relay's compact training state from a checkpoint")
     r.add_argument("--ckpt", required=True)
     r.add_argument("--out", required=True, help="state folder (state.pt, state.json)")
+    r.add_argument("--reset-cooldown", action="store_true",
+                   help="the state goes on at the constant lr (an A/B arm's uncooled checkpoint carries its cooldown)")
 
     wh = sub.add_parser("whiten", help="a checkpoint with the face projector's input whitened (same function)")
     wh.add_argument("--ckpt", required=True)
@@ -151,7 +153,7 @@ def main(argv=None):
         export(a.ckpt, a.data, a.out, name=a.name)
     elif a.cmd == "save-state":
         from .relay import save_state
-        info = save_state(a.ckpt, a.out)
+        info = save_state(a.ckpt, a.out, reset_cooldown=a.reset_cooldown)
         print(f"relay state -> {a.out}: step {info['step']}, {info['images']} images, "
               f"{info['bytes'] / 1e6:.1f} MB, sha256 {info['sha256'][:12]}")
     elif a.cmd == "whiten":

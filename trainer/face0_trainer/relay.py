@@ -21,9 +21,15 @@ from .train import CKPT_FORMAT, atomic_save, load_checkpoint, torch_load
 STATE_FORMAT = "face0-relay-state-1"
 
 
-def save_state(ckpt_path, out_dir):
-    """ckpt.pt -> out_dir/state.pt + state.json. Returns the state.json dict."""
+def save_state(ckpt_path, out_dir, reset_cooldown=False):
+    """ckpt.pt -> out_dir/state.pt + state.json. Returns the state.json dict.
+    reset_cooldown: the state goes on at the constant learning rate (cooldown_from and cooldown_steps
+    0 in its config). An A/B arm that ends in a cooldown is saved from its last uncooled checkpoint,
+    which still carries the arm's cooldown settings: the relay resumed from it would cool again."""
     ck = load_checkpoint(ckpt_path)
+    if reset_cooldown:
+        tc = ck["config"]["train"]
+        tc["cooldown_from"], tc["cooldown_steps"] = 0, 0
     ema = {k: v.half() if v.is_floating_point() else v for k, v in ck["ema"].items()}
     delta = {k: (v.float() - ck["ema"][k].float()).half() if v.is_floating_point() else v
              for k, v in ck["model"].items()}

@@ -238,3 +238,28 @@ def test_grown_model_keeps_its_function_then_trains_the_new_blocks(shards, tmp_p
     assert man["training"]["onnx_parity_max_abs_diff"]["unet"] is not None
     with pytest.raises(ValueError, match="already"):
         grow_checkpoint(path, [16], str(tmp_path / "again"))
+
+
+def test_save_state_can_reset_an_arms_cooldown(shards, tmp_path):
+    """An A/B arm cools at its end; the relay goes on from its last uncooled checkpoint, which still
+    carries the arm's cooldown: `save-state --reset-cooldown` clears it, and the resumed run's lr
+    stays at the constant rate (only the re-warm-up after a compact resume)."""
+    run = str(tmp_path / "arm")
+    train(shards, run, stage="joint", steps=2, val_every=0,
+          overrides=["train.cooldown_from=2", "train.cooldown_steps=2", "train.warmup=1",
+                     "train.lr_decay=constant"], **KW)
+    kept, reset = str(tmp_path / "kept"), str(tmp_path / "reset")
+    save_state(os.path.join(run, "ckpt.pt"), kept)
+    save_state(os.path.join(run, "ckpt.pt"), reset, reset_cooldown=True)
+    tc = lambda st: load_state(st)["config"]["train"]
+    assert (tc(kept)["cooldown_from"], tc(kept)["cooldown_steps"]) == (2, 2)
+    assert (tc(reset)["cooldown_from"], tc(reset)["cooldown_steps"]) == (0, 0)
+    lrs = {}
+    for name, st in (("kept", kept), ("reset", reset)):
+        out = str(tmp_path / f"on-{name}")
+        train(shards, out, steps=5, resume=True, state_dir=st, val_every=0, log_every=1, **KW)
+        rows = [json.loads(x) for x in open(os.path.join(out, "metrics.jsonl"))]
+        lrs[name] = [r["lr"] for r in rows if "lr" in r]
+    base = get_config("tiny").train.lr
+    assert lrs["reset"][-1] == pytest.approx(base)                       # back at the constant lr
+    assert lrs["kept"][-1] == pytest.approx(base * get_config("tiny").train.lr_floor)   # cooled again
