@@ -17,6 +17,8 @@
 #                                               `finish` would write the cooled state over the relay's)
 # A state that was cooled (sitting 5's; the committed one since sitting 6 is not) goes on at the constant lr with
 #   FACE0_RELAY_SET="train.cooldown_steps=0" bash scripts/relay.sh start SECONDS
+# An A/B arm's last uncooled checkpoint becomes the relay state with its cooldown cleared:
+#   (cd trainer && python3 -m face0_trainer save-state --ckpt ARM-CKPT --out ../relay/face0-cpu --reset-cooldown)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
