@@ -1,7 +1,8 @@
 // Captions from labels: varied, seeded natural-language templates. Each caption names a random
 // subset of the known attributes in random order, so the text model learns each attribute on
 // its own rather than one fixed sentence per image.
-import { shuffled } from './random.js';
+import { hashString, mulberry32, shuffled } from './random.js';
+import type { SourceItem } from './sources/types.js';
 
 type Rand = () => number;
 const pick = <T>(xs: readonly T[], rand: Rand): T => xs[Math.floor(rand() * xs.length)];
@@ -145,4 +146,26 @@ export function parseUtkName(file: string): UtkLabel | null {
   const age = Number(m[1]);
   if (age > 120) return null;
   return { age, gender: m[2] === '0' ? 'male' : 'female', race: UTK_RACES[Number(m[3])] };
+}
+
+/**
+ * `n` captions of one image: captionFor's first, then n − 1 more drawn from the same labels with their
+ * own seeds (repeats dropped, so fewer where the labels allow few sentences). A caption the source
+ * gives (item.caption) is the only one.
+ */
+export function captionVariantsFor(item: SourceItem, seed: number, n: number): string[] {
+  const first = captionFor(item, seed);
+  if (item.caption || n <= 1) return [first];
+  const out = new Set([first]);
+  for (let i = 1; i < n; i++) out.add(captionFor(item, seed, i));
+  return [...out];
+}
+
+/** Seeded by (run seed, key, variant): a rerun writes the same caption for the same image. */
+export function captionFor(item: SourceItem, seed: number, variant = 0): string {
+  if (item.caption) return item.caption;
+  const rand = mulberry32((variant === 0 ? hashString(item.key) : hashString(`${item.key}#${variant}`)) ^ seed);
+  if (item.source === 'celeba') return celebaCaption(item.attributes as Record<string, boolean>, rand);
+  if (item.source === 'utkface') return utkCaption(item.attributes as unknown as UtkLabel, rand);
+  return 'a photo of a person';
 }

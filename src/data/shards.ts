@@ -20,6 +20,9 @@ export interface SampleMeta {
   embedder: string;
   /** The crop's framing (the portrait framing, zoomed in where the photo is too tight for it). */
   framing?: { zoom: number; shiftY: number };
+  /** Other captions of the same labels (KEY.txt first), for the trainer to draw from (`face0 augment
+   *  --caption-variants`); absent with one caption, and in older shards. */
+  captions?: string[];
 }
 
 export interface Sample {

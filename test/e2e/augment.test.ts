@@ -118,6 +118,10 @@ describe('face0 augment (real images)', { skip: !have && 'needs ../shared/data a
         assert.equal(s.meta.faces >= 1, true);
         assert.equal(s.meta.landmarks5.length, 5);
         assert.match(s.meta.embedder, /^face-api@/);
+        // the caption variants (default 8): KEY.txt first, distinct, at most 8
+        assert.ok(s.meta.captions && s.meta.captions.length >= 2 && s.meta.captions.length <= 8, `${s.key}: captions`);
+        assert.equal(s.meta.captions[0], s.caption);
+        assert.equal(new Set(s.meta.captions).size, s.meta.captions.length);
         if (s.meta.source === 'celeba') {
           assert.ok(!holdout.includes(`celeba:${s.meta.identity}`), 'held-out person in training shards');
           assert.equal(typeof s.meta.attributes.Male, 'boolean');

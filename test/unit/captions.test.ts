@@ -2,7 +2,8 @@
 // deny, gendered and aged consistently; UTKFace file-name parsing.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ageGroup, celebaCaption, parseUtkName, utkCaption, UTK_RACES } from '../../src/data/captions.js';
+import { ageGroup, captionFor, captionVariantsFor, celebaCaption, parseUtkName, utkCaption, UTK_RACES } from '../../src/data/captions.js';
+import type { SourceItem } from '../../src/data/sources/types.js';
 import { mulberry32 } from '../../src/data/random.js';
 
 /** CelebA's 40 attribute names (the header line of list_attr_celeba.txt). */
@@ -235,5 +236,28 @@ describe('UTKFace names and captions', () => {
       }
       if (race !== 'other') assert.ok(mentioned > 10 && mentioned < 80, `${race} mentioned ${mentioned}/80`);
     }
+  });
+});
+
+describe('caption variants (meta `captions`, drawn by the trainer with train.caption_variants)', () => {
+  const item = (over: Partial<SourceItem> = {}): SourceItem => ({
+    source: 'celeba', key: 'celeba-000123', file: '000123.jpg', identity: '7',
+    attributes: attrs(['Male', 'Young', 'Eyeglasses', 'Smiling', 'Black_Hair', 'Wearing_Hat', 'No_Beard']),
+    load: async () => Buffer.alloc(0), ...over,
+  } as SourceItem);
+
+  test('KEY.txt first, the rest other sentences of the same labels, the same on a rerun', () => {
+    const v = captionVariantsFor(item(), 0, 8);
+    assert.equal(v[0], captionFor(item(), 0));
+    assert.ok(v.length >= 5 && v.length <= 8, `${v.length} variants`);
+    assert.equal(new Set(v).size, v.length, 'no repeats');
+    assert.deepEqual(captionVariantsFor(item(), 0, 8), v);
+    assert.notDeepEqual(captionVariantsFor(item(), 1, 8), v);
+    for (const c of v) assert.doesNotMatch(c, /blond|gray|grey|beard/, c);   // never what the labels deny
+  });
+
+  test('one caption where asked for one, or where the source gives its own', () => {
+    assert.deepEqual(captionVariantsFor(item(), 0, 1), [captionFor(item(), 0)]);
+    assert.deepEqual(captionVariantsFor(item({ caption: 'my own words' }), 0, 8), ['my own words']);
   });
 });

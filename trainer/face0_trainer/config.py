@@ -69,6 +69,9 @@ class TrainConfig:
     # conditioned on the face of one of those instead of its own (data.face_from_other_photo): the
     # caption, not the reference photo, then has to say smile, glasses, hat and hair. 0: own photo
     p_face_other: float = 0.0
+    # train each image with a caption drawn from the alternatives augment wrote for it (meta `captions`,
+    # `face0 augment --caption-variants`), afresh each time it comes round; off: its one KEY.txt
+    caption_variants: bool = False
     seed: int = 0
     num_workers: int = -1         # DataLoader workers per process; -1: auto (GPU: up to 8, CPU: 1)
     shuffle_buffer: int = 1000

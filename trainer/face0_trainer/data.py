@@ -95,11 +95,26 @@ def iter_shard(path, holdout, stats=None, validation=False):
 
 
 def iter_captions(data_dir):
-    """Captions of all training samples (held-out skipped), for building the tokenizer."""
+    """Captions of all training samples (held-out skipped), their variants included, for building the
+    tokenizer."""
     holdout = read_holdout(data_dir)
     for s in list_shards(data_dir):
         for r in iter_shard(s, holdout):
             yield r["caption"]
+            yield from r["meta"].get("captions") or []
+
+
+def caption_choices(sample, variants):
+    """The captions a sample is trained with: its KEY.txt, or with `variants` on the alternatives augment
+    wrote into its meta (`captions`, KEY.txt first; docs/CONTRACTS.md). A fixed caption per image is
+    learnt with the image; drawn afresh each time the image comes round, every attribute is named
+    alone and in many combinations and openers. Data without the list keeps its one caption."""
+    return (sample["meta"].get("captions") or [sample["caption"]]) if variants else [sample["caption"]]
+
+
+def draw_captions(choices, rng):
+    """One caption of each sample's choices (rng: the batch's own generator)."""
+    return [c[int(rng.integers(len(c)))] if len(c) > 1 else c[0] for c in choices]
 
 
 def iter_embeddings(data_dir):
@@ -202,7 +217,7 @@ class ShardStream(torch.utils.data.IterableDataset):
 
     def __init__(self, data_dir, tokenizer, batch, resolution, context_length, face_tokens,
                  seed=0, rank=0, world_size=1, start=(0, 0), shuffle_buffer=1000, hflip=True,
-                 max_epochs=None, mask_edges=False, p_face_other=0.0):
+                 max_epochs=None, mask_edges=False, p_face_other=0.0, caption_variants=False):
         super().__init__()
         self.data_dir, self.tok, self.batch = data_dir, tokenizer, batch
         self.res, self.L, self.K = resolution, context_length, face_tokens
@@ -215,6 +230,7 @@ class ShardStream(torch.utils.data.IterableDataset):
             raise ValueError(f"{len(self.shards)} shards for {world_size} ranks: each rank needs one")
         self.holdout = read_holdout(data_dir)
         self.p_face_other = p_face_other
+        self.caption_variants = caption_variants
         # every rank indexes all training photos (json + npy only, a few seconds): a person's other
         # photos may sit in another rank's shards
         self.people = build_person_index(
@@ -265,9 +281,10 @@ class ShardStream(torch.utils.data.IterableDataset):
             masks.append(edge_mask(a) if self.mask_edges else np.ones((1,) + a.shape[1:], np.float32))
         for f in files.values():
             f.close()
+        caps = draw_captions([caption_choices(s, self.caption_variants) for s in samples],
+                             np.random.default_rng([self.seed, epoch, self.rank, 4, b]))
         return {"image": torch.from_numpy(np.stack(imgs)), "mask": torch.from_numpy(np.stack(masks)),
-                "input_ids": torch.tensor([self.tok.encode(s["caption"], self.L, self.K) for s in samples],
-                                          dtype=torch.long),
+                "input_ids": torch.tensor([self.tok.encode(c, self.L, self.K) for c in caps], dtype=torch.long),
                 "embedding": torch.from_numpy(self.faces(samples, epoch, b)),
                 "key": [s["key"] for s in samples], "epoch": epoch, "batch": b}
 
@@ -318,14 +335,16 @@ class MemoryBatches:
     that switches between them continues from the next epoch, as a change of batch size does."""
 
     def __init__(self, data_dir, tokenizer, batch, resolution, context_length, face_tokens,
-                 seed=0, rank=0, world_size=1, start=(0, 0), hflip=True, device="cpu", p_face_other=0.0):
+                 seed=0, rank=0, world_size=1, start=(0, 0), hflip=True, device="cpu", p_face_other=0.0,
+                 caption_variants=False):
         holdout = read_holdout(data_dir)
         imgs, ids, embs, keys, persons = [], [], [], [], []
         for shard in list_shards(data_dir):
             for s in iter_shard(shard, holdout):
                 a = load_image(read_image_bytes(s["jpg"]), resolution)
                 imgs.append(np.round((a + 1.0) * 127.5).astype(np.uint8))
-                ids.append(tokenizer.encode(s["caption"], context_length, face_tokens))
+                ids.append([tokenizer.encode(c, context_length, face_tokens)
+                            for c in caption_choices(s, caption_variants)])
                 embs.append(s["embedding"])
                 keys.append(s["key"])
                 persons.append(person_of(s["meta"]))
@@ -335,7 +354,12 @@ class MemoryBatches:
                              "each rank needs one full batch")
         self.device = torch.device(device)
         self.images = torch.from_numpy(np.stack(imgs)).to(self.device)
-        self.input_ids = torch.tensor(ids, dtype=torch.long, device=self.device)
+        # [n, V, L]: each sample's caption choices, a shorter list repeated cyclically up to V (the draw is
+        # uniform over V, so over the sample's own choices too when its count divides V: augment writes
+        # the same count for every sample)
+        V = max(len(c) for c in ids)
+        self.input_ids = torch.tensor([[c[i % len(c)] for i in range(V)] for c in ids], dtype=torch.long,
+                                      device=self.device)
         self.embeddings_np = np.stack(embs)           # the swap of p_face_other draws from it on the host
         self.embeddings = torch.from_numpy(self.embeddings_np).to(self.device)
         self.batch, self.seed, self.rank, self.world = batch, seed, rank, world_size
@@ -359,7 +383,10 @@ class MemoryBatches:
             flip = np.random.default_rng([self.seed, epoch, self.rank, 2, b]).random(len(idx)) < 0.5
             flip = torch.from_numpy(flip).to(self.device)
             x = torch.where(flip[:, None, None, None], x.flip(3), x)
-        return {"image": x, "mask": None, "input_ids": self.input_ids[idx], "embedding": self.faces(idx, epoch, b),
+        V = self.input_ids.shape[1]
+        pick = np.random.default_rng([self.seed, epoch, self.rank, 4, b]).integers(V, size=len(idx))
+        ids = self.input_ids[idx, torch.from_numpy(pick).to(self.device)]
+        return {"image": x, "mask": None, "input_ids": ids, "embedding": self.faces(idx, epoch, b),
                 "epoch": epoch, "batch": b}
 
     def faces(self, idx, epoch, b):

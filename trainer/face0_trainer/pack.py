@@ -29,7 +29,7 @@ from PIL import Image
 from .data import add_member, iter_shard, list_holdout_shards, list_shards, read_holdout, read_image_bytes
 
 PACK_FORMAT = "face0-pack-1"
-META_KEEP = ("source", "file", "identity", "faces", "size", "embedder")
+META_KEEP = ("source", "file", "identity", "faces", "size", "embedder", "captions")
 DATASET_FILES = ("manifest.json", "holdout.txt", "identity_stats.json")
 
 

@@ -38,12 +38,15 @@ def image(rng, size):
 
 
 def write_shards(out, n_shards=3, per_shard=24, size=64, seed=0, held_out_identity="celeba:999",
-                 identity_stats=True, holdout_samples=8):
+                 identity_stats=True, holdout_samples=8, caption_variants=0):
     """Writes shard-*.tar, holdout.txt, manifest.json (and identity_stats.json). Each shard has one
     sample of the held-out identity whose jpg is NOT a valid JPEG (reading it would fail).
-    holdout-000000.tar holds `holdout_samples` valid samples of the held-out identity (validation)."""
+    holdout-000000.tar holds `holdout_samples` valid samples of the held-out identity (validation).
+    caption_variants > 1: each training sample's meta also lists that many captions (KEY.txt first; drawn
+    from their own generator, so the rest of the data is the same as without)."""
     os.makedirs(out, exist_ok=True)
     rng = np.random.default_rng(seed)
+    vrng = np.random.default_rng([seed, 7])
     embs = []
     for s in range(n_shards):
         path = os.path.join(out, f"shard-{s:06d}.tar")
@@ -64,7 +67,10 @@ def write_shards(out, n_shards=3, per_shard=24, size=64, seed=0, held_out_identi
                         "landmarks5": [[20, 25], [44, 25], [32, 38], [24, 48], [40, 48]],
                         "faces": 1, "size": size, "embedder": EMBEDDER}
                 add(tf, key + ".jpg", b"NOT A JPEG: held-out image must never be read" if held else image(rng, size))
-                add(tf, key + ".txt", caption(rng).encode())
+                txt = caption(rng)
+                if caption_variants > 1:
+                    meta["captions"] = [txt] + [caption(vrng) for _ in range(caption_variants - 1)]
+                add(tf, key + ".txt", txt.encode())
                 add(tf, key + ".npy", b.getvalue())
                 add(tf, key + ".json", json.dumps(meta).encode())
         os.replace(path + ".tmp", path)

@@ -447,13 +447,15 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
         t0 = time.time()
         loader = MemoryBatches(data, tok, tc.batch, m.resolution, m.context_length, m.face_tokens,
                                seed=tc.seed, rank=rank, world_size=world, start=start, hflip=tc.hflip,
-                               device=device, p_face_other=tc.p_face_other)
+                               device=device, p_face_other=tc.p_face_other,
+                               caption_variants=tc.caption_variants)
         log(f"data: {len(loader)} training samples decoded into {device} memory in {time.time() - t0:.1f} s")
         loader = iter(loader)
     else:
         ds = ShardStream(data, tok, tc.batch, m.resolution, m.context_length, m.face_tokens, seed=tc.seed,
                          rank=rank, world_size=world, start=start, shuffle_buffer=tc.shuffle_buffer,
-                         hflip=tc.hflip, mask_edges=tc.mask_edges, p_face_other=tc.p_face_other)
+                         hflip=tc.hflip, mask_edges=tc.mask_edges, p_face_other=tc.p_face_other,
+                         caption_variants=tc.caption_variants)
         loader = iter(make_loader(ds, workers, pin_memory=cuda))
     pos = list(start)
 

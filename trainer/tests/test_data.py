@@ -153,3 +153,40 @@ def test_face_from_other_photo_of_the_same_person(shards, tokenizer, tiny_cfg):
     a = next(iter(stream(shards, tokenizer, tiny_cfg, p_face_other=0.5)))
     b = next(iter(stream(shards, tokenizer, tiny_cfg, p_face_other=0.5)))
     assert torch.equal(a["embedding"], b["embedding"])
+
+
+def test_caption_variants_are_drawn_afresh_each_epoch(tmp_path):
+    """train.caption_variants: each time an image comes round its caption is one of the list augment
+    wrote (meta `captions`), in both readers; off, or on data without the list, always its KEY.txt."""
+    from face0_trainer.config import get_config
+    from face0_trainer.data import MemoryBatches, iter_captions
+    from face0_trainer.synth import write_shards
+    from face0_trainer.tokenizer import Tokenizer
+    data = write_shards(str(tmp_path / "v"), n_shards=2, per_shard=12, caption_variants=4, holdout_samples=0)
+    tok = Tokenizer.build(iter_captions(data))
+    m = get_config("tiny").model
+    holdout = read_holdout(data)
+    choices = {s["key"]: s["meta"]["captions"] for sh in list_shards(data) for s in iter_shard(sh, holdout)}
+    assert all(len(c) == 4 for c in choices.values())
+    enc = lambda c: tuple(tok.encode(c, m.context_length, m.face_tokens))
+    seen, own = {}, {}
+    for variants, out in ((True, seen), (False, own)):
+        ds = ShardStream(data, tok, 4, m.resolution, m.context_length, m.face_tokens, seed=1,
+                         max_epochs=6, caption_variants=variants)
+        for b in ds:
+            for k, ids in zip(b["key"], b["input_ids"].tolist()):
+                out.setdefault(k, set()).add(tuple(ids))
+    assert all(ids == {enc(choices[k][0])} for k, ids in own.items())             # off: KEY.txt only
+    assert all(ids <= {enc(c) for c in choices[k]} for k, ids in seen.items())    # on: one of its list
+    assert sum(len(ids) > 1 for ids in seen.values()) > len(seen) // 2             # and not always the same
+    # the in-memory reader (GPU segments): [n, V, L] choices, one drawn per sample and batch
+    mb = MemoryBatches(data, tok, 4, m.resolution, m.context_length, m.face_tokens, caption_variants=True)
+    assert mb.input_ids.shape[1] == 4
+    idx = torch.arange(len(mb))
+    drawn = torch.stack([mb.get(idx, e, 0)["input_ids"] for e in range(6)], 1)   # [n, 6, L]
+    for i in range(len(mb)):
+        rows = {tuple(r) for r in drawn[i].tolist()}
+        assert rows <= {tuple(r) for r in mb.input_ids[i].tolist()}
+    assert sum(len({tuple(r) for r in drawn[i].tolist()}) > 1 for i in range(len(mb))) > len(mb) // 2
+    plain = MemoryBatches(data, tok, 4, m.resolution, m.context_length, m.face_tokens)
+    assert plain.input_ids.shape[1] == 1

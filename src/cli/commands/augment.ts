@@ -20,18 +20,19 @@ export function register(program: Command): void {
     .option('--shard-index <i>', 'this machine\'s part of a split run', intOption, 0)
     .option('--shard-count <n>', 'number of parts of a split run', intOption, 1)
     .option('--jpeg-quality <q>', 'JPEG quality of the crops (lower: smaller shards, e.g. for a GPU transfer budget)', intOption, 95)
+    .option('--caption-variants <n>', 'captions per image: KEY.txt, and the list the trainer draws from with train.caption_variants', intOption, 8)
     .option('--threads <n>', 'worker threads (0: main thread)', intOption)
     .option('--limit <n>', 'stop after this many inputs', intOption)
     .option('--no-stats', 'skip identity_stats.json')
     .addHelpText('after', `\nWith no sources: celeba:${defaultDataDir()}/celeba-subset and utkface:${defaultDataDir()}/utkface.`)
-    .action(async (specs: string[], o: { out: string; size: number; minFace: number; shardSize: number; holdoutIdentities: number; seed: number; shardIndex: number; shardCount: number; threads?: number; limit?: number; jpegQuality: number; stats: boolean }) => {
+    .action(async (specs: string[], o: { out: string; size: number; minFace: number; shardSize: number; holdoutIdentities: number; seed: number; shardIndex: number; shardCount: number; threads?: number; limit?: number; jpegQuality: number; captionVariants: number; stats: boolean }) => {
       const list = specs.length ? specs : [`celeba:${defaultDataDir()}/celeba-subset`, `utkface:${defaultDataDir()}/utkface`];
       const sources = list.map(openSource);
       const progress = createProgress('augment');
       const t0 = Date.now();
       const m = await runAugment({
         sources, out: o.out, size: o.size, minFace: o.minFace, shardSize: o.shardSize, holdoutIdentities: o.holdoutIdentities,
-        seed: o.seed, shardIndex: o.shardIndex, shardCount: o.shardCount, threads: o.threads, limit: o.limit, jpegQuality: o.jpegQuality,
+        seed: o.seed, shardIndex: o.shardIndex, shardCount: o.shardCount, threads: o.threads, limit: o.limit, jpegQuality: o.jpegQuality, captionVariants: o.captionVariants,
         onProgress: (p) => progress.update(p.done, p.total, `kept ${p.kept} dropped ${p.dropped} shards ${p.shards}`),
       }).finally(() => progress.stop());
       const secs = (Date.now() - t0) / 1000;

@@ -14,8 +14,8 @@ import { join } from 'node:path';
 import { Piscina } from 'piscina';
 import { FRAMINGS } from '../../face/align.js';
 import { embedderId, FaceAnalyzer } from '../../face/analyzer.js';
-import { celebaCaption, utkCaption, type UtkLabel } from '../captions.js';
-import { hashString, mulberry32 } from '../random.js';
+import { captionVariantsFor } from '../captions.js';
+import { hashString } from '../random.js';
 import { holdoutShardName, shardName, writeShard, type Sample } from '../shards.js';
 import type { Source, SourceItem } from '../sources/types.js';
 import { chooseHoldout, holdoutTag } from './holdout.js';
@@ -36,6 +36,9 @@ export interface AugmentOptions {
   /** Stop after this many inputs (smoke runs). */
   limit?: number;
   jpegQuality?: number;
+  /** Captions written per image: KEY.txt and, when more than 1, the list in meta `captions` (KEY.txt
+   *  first) that the trainer may draw from each time the image comes round. Default 8. */
+  captionVariants?: number;
   onProgress?: (p: AugmentProgress) => void;
 }
 
@@ -44,7 +47,7 @@ export interface AugmentProgress { done: number; total: number | null; kept: num
 export interface AugmentManifest {
   format: 'face0-augment';
   version: 1;
-  settings: { sources: { name: string; root: string }[]; size: number; minFace: number; jpegQuality: number; shardSize: number; holdoutIdentities: number; seed: number; shardIndex: number; shardCount: number; limit: number | null; embedder: string; framing: string; holdoutShards: boolean };
+  settings: { sources: { name: string; root: string }[]; size: number; minFace: number; jpegQuality: number; shardSize: number; holdoutIdentities: number; seed: number; shardIndex: number; shardCount: number; limit: number | null; embedder: string; framing: string; holdoutShards: boolean; captionVariants: number };
   complete: boolean;
   nextItem: number;
   shards: { name: string; samples: number; firstItem: number; endItem: number }[];
@@ -68,10 +71,12 @@ export async function runAugment(opts: AugmentOptions): Promise<AugmentManifest>
   if (!(shardSize >= 1)) throw new Error('--shard-size must be ≥ 1');
   const procOpts: ProcessOptions = { size, minFace: opts.minFace ?? 40, jpegQuality: opts.jpegQuality ?? 95 };
   if (!(procOpts.jpegQuality >= 1 && procOpts.jpegQuality <= 100)) throw new Error('--jpeg-quality must be in [1, 100]');
+  const captionVariants = opts.captionVariants ?? 8;
+  if (!(Number.isInteger(captionVariants) && captionVariants >= 1 && captionVariants <= 64)) throw new Error('--caption-variants must be an integer in [1, 64]');
   const settings: AugmentManifest['settings'] = {
     sources: opts.sources.map((s) => ({ name: s.name, root: s.root })),
     size, minFace: procOpts.minFace, jpegQuality: procOpts.jpegQuality, shardSize, holdoutIdentities: opts.holdoutIdentities ?? 0, seed, shardIndex, shardCount,
-    limit: opts.limit ?? null, embedder: embedderId(), framing: JSON.stringify({ ...FRAMINGS.portrait, fit: 'inside' }), holdoutShards: true,
+    limit: opts.limit ?? null, embedder: embedderId(), framing: JSON.stringify({ ...FRAMINGS.portrait, fit: 'inside' }), holdoutShards: true, captionVariants,
   };
 
   await mkdir(opts.out, { recursive: true });
@@ -134,12 +139,12 @@ export async function runAugment(opts: AugmentOptions): Promise<AugmentManifest>
     if (r === 'otherPart') manifest.counts.otherPart++;
     else if (heldOut) {
       manifest.counts.heldOut++; per.heldOut++;
-      if (r.ok) pendingHoldout.push(toSample(item, r, size, seed));
+      if (r.ok) pendingHoldout.push(toSample(item, r, size, seed, captionVariants));
     } else {
       manifest.counts.inputs++; per.inputs++;
       if (r.ok) {
         manifest.counts.kept++; per.kept++;
-        pending.push(toSample(item, r, size, seed));
+        pending.push(toSample(item, r, size, seed, captionVariants));
       } else {
         manifest.counts.dropped[r.reason] = (manifest.counts.dropped[r.reason] ?? 0) + 1; per.dropped++;
       }
@@ -176,23 +181,15 @@ export async function runAugment(opts: AugmentOptions): Promise<AugmentManifest>
   }
 }
 
-function toSample(item: SourceItem, r: Extract<ProcessResult, { ok: true }>, size: number, seed: number): Sample {
+function toSample(item: SourceItem, r: Extract<ProcessResult, { ok: true }>, size: number, seed: number, variants: number): Sample {
+  const captions = captionVariantsFor(item, seed, variants);
   return {
     key: item.key,
     jpg: Buffer.from(r.jpg.buffer, r.jpg.byteOffset, r.jpg.byteLength),
-    caption: captionFor(item, seed),
+    caption: captions[0],
     embedding: r.embedding,
-    meta: { source: item.source, file: item.file, identity: item.identity, attributes: item.attributes, score: r.score, box: r.box, landmarks5: r.landmarks5, faces: r.faces, size, embedder: r.embedder, framing: r.framing },
+    meta: { source: item.source, file: item.file, identity: item.identity, attributes: item.attributes, score: r.score, box: r.box, landmarks5: r.landmarks5, faces: r.faces, size, embedder: r.embedder, framing: r.framing, ...(captions.length > 1 ? { captions } : {}) },
   };
-}
-
-/** Seeded by (run seed, key): a rerun writes the same caption for the same image. */
-export function captionFor(item: SourceItem, seed: number): string {
-  if (item.caption) return item.caption;
-  const rand = mulberry32(hashString(item.key) ^ seed);
-  if (item.source === 'celeba') return celebaCaption(item.attributes as Record<string, boolean>, rand);
-  if (item.source === 'utkface') return utkCaption(item.attributes as unknown as UtkLabel, rand);
-  return 'a photo of a person';
 }
 
 function perSource(m: AugmentManifest, source: string) {
