@@ -100,8 +100,7 @@ def iter_captions(data_dir):
     holdout = read_holdout(data_dir)
     for s in list_shards(data_dir):
         for r in iter_shard(s, holdout):
-            yield r["caption"]
-            yield from r["meta"].get("captions") or []
+            yield from r["meta"].get("captions") or [r["caption"]]    # the list starts with KEY.txt
 
 
 def caption_choices(sample, variants):
@@ -354,12 +353,12 @@ class MemoryBatches:
                              "each rank needs one full batch")
         self.device = torch.device(device)
         self.images = torch.from_numpy(np.stack(imgs)).to(self.device)
-        # [n, V, L]: each sample's caption choices, a shorter list repeated cyclically up to V (the draw is
-        # uniform over V, so over the sample's own choices too when its count divides V: augment writes
-        # the same count for every sample)
+        # [n, V, L]: each sample's caption choices, a shorter list padded with its first (never drawn:
+        # the draw is uniform over the sample's own count, which varies where augment dropped repeats)
         V = max(len(c) for c in ids)
-        self.input_ids = torch.tensor([[c[i % len(c)] for i in range(V)] for c in ids], dtype=torch.long,
+        self.input_ids = torch.tensor([c + [c[0]] * (V - len(c)) for c in ids], dtype=torch.long,
                                       device=self.device)
+        self.n_captions = np.array([len(c) for c in ids])
         self.embeddings_np = np.stack(embs)           # the swap of p_face_other draws from it on the host
         self.embeddings = torch.from_numpy(self.embeddings_np).to(self.device)
         self.batch, self.seed, self.rank, self.world = batch, seed, rank, world_size
@@ -383,8 +382,8 @@ class MemoryBatches:
             flip = np.random.default_rng([self.seed, epoch, self.rank, 2, b]).random(len(idx)) < 0.5
             flip = torch.from_numpy(flip).to(self.device)
             x = torch.where(flip[:, None, None, None], x.flip(3), x)
-        V = self.input_ids.shape[1]
-        pick = np.random.default_rng([self.seed, epoch, self.rank, 4, b]).integers(V, size=len(idx))
+        u = np.random.default_rng([self.seed, epoch, self.rank, 4, b]).random(len(idx))
+        pick = (u * self.n_captions[idx.cpu().numpy()]).astype(np.int64)
         ids = self.input_ids[idx, torch.from_numpy(pick).to(self.device)]
         return {"image": x, "mask": None, "input_ids": ids, "embedding": self.faces(idx, epoch, b),
                 "epoch": epoch, "batch": b}
