@@ -376,25 +376,30 @@ class MemoryBatches:
         return torch.from_numpy(perm[self.rank::self.world].copy())
 
     def get(self, idx, epoch, b):
+        rows = idx.cpu().numpy()       # the draws below index host arrays: one copy here, before idx moves
         idx = idx.to(self.device)
         x = self.images[idx].float() / 127.5 - 1.0
         if self.hflip:
             flip = np.random.default_rng([self.seed, epoch, self.rank, 2, b]).random(len(idx)) < 0.5
             flip = torch.from_numpy(flip).to(self.device)
             x = torch.where(flip[:, None, None, None], x.flip(3), x)
-        u = np.random.default_rng([self.seed, epoch, self.rank, 4, b]).random(len(idx))
-        pick = (u * self.n_captions[idx.cpu().numpy()]).astype(np.int64)
-        ids = self.input_ids[idx, torch.from_numpy(pick).to(self.device)]
-        return {"image": x, "mask": None, "input_ids": ids, "embedding": self.faces(idx, epoch, b),
-                "epoch": epoch, "batch": b}
+        return {"image": x, "mask": None, "input_ids": self.captions(idx, rows, epoch, b),
+                "embedding": self.faces(idx, rows, epoch, b), "epoch": epoch, "batch": b}
 
-    def faces(self, idx, epoch, b):
+    def captions(self, idx, rows, epoch, b):
+        """Each sample's caption ids: its one caption, or one of its own choices drawn uniformly."""
+        if self.input_ids.shape[1] == 1:
+            return self.input_ids[idx, 0]
+        u = np.random.default_rng([self.seed, epoch, self.rank, 4, b]).random(len(rows))
+        pick = torch.from_numpy((u * self.n_captions[rows]).astype(np.int64)).to(self.device)
+        return self.input_ids[idx, pick]
+
+    def faces(self, idx, rows, epoch, b):
         if self.p_face_other <= 0:
             return self.embeddings[idx]
-        ii = idx.cpu().numpy()
         rng = np.random.default_rng([self.seed, epoch, self.rank, 3, b])
-        e = face_from_other_photo([self.keys[i] for i in ii], [self.persons[i] for i in ii],
-                                  self.embeddings_np[ii], self.people, self.p_face_other, rng)
+        e = face_from_other_photo([self.keys[i] for i in rows], [self.persons[i] for i in rows],
+                                  self.embeddings_np[rows], self.people, self.p_face_other, rng)
         return torch.from_numpy(e).to(self.device)
 
     def __iter__(self):
