@@ -40,6 +40,17 @@ export function planGuidance({ hasText, hasFace, textScale, faceScale }: Guidanc
   return { mode: 'uncond', branches: ['uncond'], weights: [1] };
 }
 
+/**
+ * The first sampling step (0-based) that uses the face, for a face start of `fraction` of `steps`
+ * (the noisiest steps before it follow the text-only plan). 0: every step has the face, as in the
+ * formula above; also 0 when the plan has no face branch. Never past the last step.
+ */
+export function faceStartStep(fraction: number, steps: number, plan: GuidancePlan): number {
+  if (!(fraction >= 0 && fraction < 1)) throw new RangeError(`face start must be in [0, 1), got ${fraction}`);
+  if (!plan.branches.some((b) => b === 'text_face' || b === 'face')) return 0;
+  return Math.min(steps - 1, Math.round(fraction * steps));
+}
+
 /** The formula term by term, for one value of each branch (reference for tests and docs). */
 export function threeWay(epsUncond: number, epsText: number, epsTextFace: number, textScale: number, faceScale: number): number {
   return epsUncond + textScale * (epsText - epsUncond) + faceScale * (epsTextFace - epsText);

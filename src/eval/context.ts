@@ -77,6 +77,8 @@ export interface EvalSetup {
   /** the bundle's default face and text guidance scales */
   faceScale: number;
   textScale: number;
+  /** the bundle's default face start (every generation of the eval uses it) */
+  faceStart: number;
 }
 
 export interface EvalContext extends EvalSetup {

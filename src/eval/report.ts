@@ -11,7 +11,7 @@ export function writeReportMd(r: any): string {
   L.push('```', r.command ?? '(library call)', '```', '');
   L.push(`- bundle: \`${r.bundle.dir}\` (${r.bundle.name}), manifest sha256 \`${r.bundle.manifest_sha256}\`, unet sha256 \`${r.bundle.unet_sha256}\``);
   L.push(`- data: \`${r.data.dir}\`${r.data.holdout ? `, held-out list \`${r.data.holdout}\`` : ' (all identities)'}; ${r.data.identities.length} people x ${r.data.per_identity} photos; real-photo face rate ${f(r.data.real_photo_face_rate)}`);
-  L.push(`- settings: seed ${r.settings.seed}, steps ${r.settings.steps}, face scale ${r.settings.face_scale}, text scale ${r.settings.text_scale}${r.settings.quick ? ', QUICK' : ''}; 95% bootstrap CIs over identities (B=${r.settings.bootstrap}); generated 64px images upscaled to ${r.settings.upscale_for_detection}px (lanczos) for detection`);
+  L.push(`- settings: seed ${r.settings.seed}, steps ${r.settings.steps}, face scale ${r.settings.face_scale}, text scale ${r.settings.text_scale}${r.settings.face_start ? `, face start ${r.settings.face_start}` : ''}${r.settings.quick ? ', QUICK' : ''}; 95% bootstrap CIs over identities (B=${r.settings.bootstrap}); generated 64px images upscaled to ${r.settings.upscale_for_detection}px (lanczos) for detection`);
   L.push(`- evaluation network: ${r.networks.eval ? `\`${r.networks.eval.id}\` — ${r.networks.eval.credit}` : `**none available (${r.networks.eval_unavailable}); every identity figure below is from the CONDITIONING network only and is inflated**`}`);
   L.push(`- conditioning network: \`${r.networks.cond.id}\` (${r.networks.cond.note})`);
   L.push(`- attribute judge: ${r.networks.attribute_judge}`);

@@ -68,7 +68,7 @@ async function loadNetworks(inputs: Inputs): Promise<EvalSetup> {
   return {
     ...inputs, judges, nets, pipe, classifier, classifierError,
     steps: o.steps ?? (quick ? Math.min(4, m.defaults.steps) : m.defaults.steps),
-    faceScale: m.defaults.face_scale, textScale: m.defaults.text_scale,
+    faceScale: m.defaults.face_scale, textScale: m.defaults.text_scale, faceStart: m.defaults.face_start ?? 0,
   };
 }
 

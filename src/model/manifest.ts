@@ -72,6 +72,8 @@ export const manifestSchema = z
       face_scale: finite,
       eta: z.number().nonnegative().optional(),
       timestep_spacing: z.enum(['trailing', 'leading', 'linspace']).optional(),
+      /** Extension (optional): fraction of the steps sampled before the face joins (GENERATE.md). */
+      face_start: z.number().min(0).lt(1).optional(),
     }),
   })
   .superRefine((m, ctx) => {

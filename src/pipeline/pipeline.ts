@@ -13,7 +13,7 @@
 import { Rng } from '../diffusion/rng.js';
 import { makeTimesteps, TIMESTEP_SPACINGS, type TimestepSpacing } from '../diffusion/schedule.js';
 import { sample, SAMPLERS, type SamplerName } from '../diffusion/samplers.js';
-import { combineGuidance, planGuidance, type Branch } from '../diffusion/guidance.js';
+import { combineGuidance, faceStartStep, planGuidance, type Branch, type GuidancePlan } from '../diffusion/guidance.js';
 import { checkEmbedder, checkEmbeddingDim, sha256Hex, type Bundle } from '../model/bundle-load.js';
 import type { OrtModelSessions } from '../model/ort-sessions.js';
 import { meanEmbedding, mixEmbeddings } from '../identity/mean.js';
@@ -257,6 +257,7 @@ class Face0Pipeline implements Pipeline {
     const textScale = o.textScale ?? d.text_scale;
     const faceScale = o.faceScale ?? d.face_scale;
     const spacing: TimestepSpacing = o.timestepSpacing ?? d.timestep_spacing ?? m.schedule.timestep_spacing ?? 'linspace';
+    const faceStart = o.faceStart ?? d.face_start ?? 0;
     const count = o.count ?? 1;
     const seed = o.seed ?? randomSeed();
     checkRange('steps', steps, 1, Math.min(1000, m.schedule.num_train_timesteps), true);
@@ -265,6 +266,7 @@ class Face0Pipeline implements Pipeline {
     if (eta > 0 && sampler !== 'ddim') throw new Error(`eta applies to the ddim sampler only (sampler is ${sampler})`);
     checkRange('text scale', textScale, 0, 50);
     checkRange('face scale', faceScale, 0, 50);
+    checkRange('face start', faceStart, 0, 0.99);
     checkRange('count', count, 1, MAX_COUNT, true);
     checkRange('seed', seed, 0, MAX_SEED, true);
     if (!TIMESTEP_SPACINGS.includes(spacing)) throw new Error(`unknown timestep spacing "${spacing}" (choose one of ${TIMESTEP_SPACINGS.join(', ')})`);
@@ -296,8 +298,12 @@ class Face0Pipeline implements Pipeline {
           return spliceFaceTokens(hEmpty, faceTokens!, s.L, s.K, s.D);
       }
     };
-    const nb = plan.branches.length;
+    // face start: the noisiest steps sample with the text-only plan, the face joins from step
+    // round(face_start·steps) on (facePhase) — the coarse picture then follows the prompt
+    const facePhase = faceStartStep(faceStart, steps, plan);
+    const early = facePhase > 0 ? planGuidance({ hasText, hasFace: false, textScale, faceScale }) : plan;
     const context = batchContexts(plan.branches.map(ctxOf), count);
+    const earlyContext = early === plan ? context : batchContexts(early.branches.map(ctxOf), count);
     const tText = performance.now();
 
     // --- sampling -------------------------------------------------------------------------------
@@ -312,17 +318,22 @@ class Face0Pipeline implements Pipeline {
       }
       x.set(o.initialNoise);
     }
-    const batch = nb * count;
-    const sampleBuf = new Float32Array(batch * px);
-    const tBuf = new Float32Array(batch);
+    const batch = plan.branches.length * count;
     const guided = new Float32Array(count * px);
     const timesteps = makeTimesteps(m.schedule.num_train_timesteps, steps, spacing);
+    // the samplers evaluate the model at the schedule's timesteps only, so a step is known by its t
+    const tFaceFrom = facePhase > 0 ? timesteps[facePhase] : Infinity;
+    // one set of buffers per plan (fresh arrays, not views, for the ONNX tensors)
+    const buffers = (p: GuidancePlan, ctx: Float32Array) => ({ p, ctx, n: p.branches.length * count, x: new Float32Array(p.branches.length * count * px), t: new Float32Array(p.branches.length * count) });
+    const main = buffers(plan, context);
+    const first = early === plan ? main : buffers(early, earlyContext);
     const evals0 = s.unetEvals;
     const denoise = async (xt: Float32Array, t: number): Promise<Float32Array> => {
-      for (let b = 0; b < nb; b++) sampleBuf.set(xt, b * count * px);
-      tBuf.fill(t);
-      const pred = await s.unet(sampleBuf, tBuf, context, batch);
-      return combineGuidance(pred, plan.weights, guided);
+      const b = t > tFaceFrom ? first : main;
+      for (let k = 0; k < b.p.branches.length; k++) b.x.set(xt, k * count * px);
+      b.t.fill(t);
+      const pred = await s.unet(b.x, b.t, b.ctx, b.n);
+      return combineGuidance(pred, b.p.weights, guided);
     };
     await sample(sampler, x, denoise, {
       schedule: this.bundle.schedule,
@@ -363,9 +374,10 @@ class Face0Pipeline implements Pipeline {
       eta,
       text_scale: textScale,
       face_scale: faceScale,
+      face_start: faceStart,
       timestep_spacing: spacing,
       timesteps,
-      guidance: { mode: plan.mode, branches: plan.branches, weights: plan.weights },
+      guidance: { mode: plan.mode, branches: plan.branches, weights: plan.weights, ...(facePhase > 0 ? { face_from_step: facePhase, early: { mode: early.mode, branches: early.branches, weights: early.weights } } : {}) },
       seed,
       seeds,
       initial_noise: o.initialNoise !== undefined ? 'given' : 'seeded',

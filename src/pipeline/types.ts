@@ -43,6 +43,9 @@ export interface GenerateOptions {
   eta?: number;
   textScale?: number;
   faceScale?: number;
+  /** Fraction of the steps, noisiest first, sampled without the face (text-only guidance) before
+   *  the face joins: the prompt then sets the coarse picture. 0 (default): the face at every step. */
+  faceStart?: number;
   timestepSpacing?: TimestepSpacing;
   /** Seed of image 0; image i uses seed + i. Random when omitted (recorded in metadata). */
   seed?: number;
@@ -89,9 +92,11 @@ export interface GenerateMetadata {
   eta: number;
   text_scale: number;
   face_scale: number;
+  face_start: number;
   timestep_spacing: TimestepSpacing;
   timesteps: number[];
-  guidance: { mode: GuidanceMode; branches: string[]; weights: number[] };
+  /** early: the text-only plan of the steps before face_from_step (present when face_start > 0 moved it). */
+  guidance: { mode: GuidanceMode; branches: string[]; weights: number[]; face_from_step?: number; early?: { mode: GuidanceMode; branches: string[]; weights: number[] } };
   seed: number;
   seeds: number[];
   /** 'seeded': x_T drawn from Rng(seed + i); 'given': GenerateOptions.initialNoise. */

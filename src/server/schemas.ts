@@ -38,6 +38,7 @@ export const generateParamProps = {
   timestep_spacing: { type: 'string', enum: [...TIMESTEP_SPACINGS] },
   text_scale: { type: 'number', minimum: LIMITS.scale[0], maximum: LIMITS.scale[1] },
   face_scale: { type: 'number', minimum: LIMITS.scale[0], maximum: LIMITS.scale[1] },
+  face_start: { type: 'number', minimum: 0, maximum: 0.99, description: 'fraction of the steps, noisiest first, sampled before the face joins' },
   seed: { ...seed, description: 'seed of image 0; image i uses seed + i' },
   count: { type: 'integer', minimum: LIMITS.count[0], maximum: LIMITS.count[1] },
   face_index: { type: 'integer', minimum: 0, maximum: LIMITS.faceIndex, description: 'which face of the photo (0 = largest)' },

@@ -9,7 +9,8 @@ import { normalize, dot } from '../../src/identity/vec.js';
 import { sampleIdentity } from '../../src/identity/prior.js';
 import { TINY_BUNDLE } from '../helpers/fixture.js';
 
-import { readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** The embedder the tiny bundle was trained on (the fake analyzer below claims to be it). */
@@ -106,12 +107,53 @@ test('identity sources: faces average, mix, embedding cache, face-off and face-o
   assert.ok(unk.metadata.warnings.some((w) => /zebra/.test(w)));
 });
 
+test('face start: the noisiest steps follow the text alone, then the face joins', async () => {
+  const o = { ...fast, sampler: 'ddim' as const, face: Buffer.from('photo-1'), seed: 21 };
+  const on = await p.generate(o);
+  const off = await p.generate({ ...o, faceScale: 0 });
+  assert.equal(on.metadata.face_start, 0);
+  assert.ok(on.images[0].png.equals((await p.generate({ ...o, faceStart: 0 })).images[0].png), 'face start 0 is the plain face guidance');
+  assert.ok(on.images[0].png.equals((await p.generate({ ...o, faceStart: 0.1 })).images[0].png), '0.1 of 4 steps rounds to none');
+  const half = await p.generate({ ...o, faceStart: 0.5 });
+  assert.equal(half.metadata.face_start, 0.5);
+  assert.equal(half.metadata.guidance.face_from_step, 2);
+  assert.equal(half.metadata.guidance.mode, 'text+face');
+  assert.equal(half.metadata.guidance.early?.mode, 'text');
+  assert.equal(half.metadata.unet_evals, 4, 'one UNet call a step either way');
+  assert.ok(!half.images[0].png.equals(on.images[0].png), 'the early steps must not have the face');
+  assert.ok(!half.images[0].png.equals(off.images[0].png), 'the late steps must have the face');
+  const later = await p.generate({ ...o, faceStart: 0.75 });
+  assert.equal(later.metadata.guidance.face_from_step, 3);
+  assert.ok(!later.images[0].png.equals(half.images[0].png));
+  assert.ok(!later.images[0].png.equals(off.images[0].png), 'the last step has the face');
+  // without a face there is nothing to delay
+  const none = await p.generate({ ...fast, sampler: 'ddim', seed: 21 });
+  assert.ok(none.images[0].png.equals((await p.generate({ ...fast, sampler: 'ddim', seed: 21, faceStart: 0.5 })).images[0].png));
+  // a bundle's manifest may make it the default (defaults.face_start); the option still overrides it
+  const dir = mkdtempSync(join(tmpdir(), 'face0-facestart-'));
+  cpSync(TINY_BUNDLE, dir, { recursive: true });
+  const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+  m.defaults.face_start = 0.5;
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(m));
+  const q = await createPipeline({ bundleDir: dir, threads: 2, faceAnalyzer: fakeAnalyzer(), warmup: false });
+  try {
+    const byDefault = await q.generate(o);
+    assert.equal(byDefault.metadata.face_start, 0.5);
+    assert.ok(byDefault.images[0].png.equals(half.images[0].png));
+    assert.ok((await q.generate({ ...o, faceStart: 0 })).images[0].png.equals(on.images[0].png));
+  } finally {
+    await q.close();
+  }
+});
+
 test('bad inputs give clear errors', async () => {
   const cases: [object, RegExp][] = [
     [{ steps: 0 }, /steps must be an integer in \[1, 1000\], got 0/],
     [{ steps: 2.5 }, /steps must be an integer/],
     [{ textScale: -1 }, /text scale must be a number in \[0, 50\]/],
     [{ faceScale: NaN }, /face scale/],
+    [{ faceStart: 1 }, /face start must be a number in \[0, 0.99\], got 1/],
+    [{ faceStart: -0.1 }, /face start must be a number/],
     [{ count: 0 }, /count must be an integer in \[1, 64\]/],
     [{ seed: -3 }, /seed must be an integer/],
     [{ eta: 2, sampler: 'ddim' }, /eta must be a number in \[0, 1\]/],

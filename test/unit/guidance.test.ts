@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { planGuidance, combineGuidance, threeWay } from '../../src/diffusion/guidance.js';
+import { planGuidance, combineGuidance, faceStartStep, threeWay } from '../../src/diffusion/guidance.js';
 import { spliceFaceTokens, batchContexts } from '../../src/pipeline/context.js';
 
 const close = (a: number, b: number, tol = 1e-5) => assert.ok(Math.abs(a - b) < tol, `${a} vs ${b}`);
@@ -80,4 +80,17 @@ test('splice replaces exactly the last K positions', () => {
   assert.throws(() => spliceFaceTokens(text, new Float32Array(5), L, K, D), /face tokens/);
   const b = batchContexts([Float32Array.from([1, 2]), Float32Array.from([3, 4])], 2);
   assert.deepEqual(Array.from(b), [1, 2, 1, 2, 3, 4, 3, 4]);
+});
+
+test('face start: the first face step is the fraction of the steps, rounded, never past the last', () => {
+  const face = planGuidance({ hasText: true, hasFace: true, textScale: 6, faceScale: 4 });
+  assert.equal(faceStartStep(0, 20, face), 0);
+  assert.equal(faceStartStep(0.3, 20, face), 6);
+  assert.equal(faceStartStep(0.1, 4, face), 0); // 0.4 steps rounds to none
+  assert.equal(faceStartStep(0.5, 4, face), 2);
+  assert.equal(faceStartStep(0.99, 4, face), 3); // the last step keeps the face
+  // no face branch: nothing to delay
+  assert.equal(faceStartStep(0.5, 20, planGuidance({ hasText: true, hasFace: false, textScale: 6, faceScale: 4 })), 0);
+  assert.equal(faceStartStep(0.5, 20, planGuidance({ hasText: false, hasFace: true, textScale: 6, faceScale: 4 })), 10);
+  for (const bad of [-0.1, 1, NaN]) assert.throws(() => faceStartStep(bad, 20, face), /face start must be in \[0, 1\)/);
 });
