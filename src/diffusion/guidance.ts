@@ -40,13 +40,16 @@ export function planGuidance({ hasText, hasFace, textScale, faceScale }: Guidanc
   return { mode: 'uncond', branches: ['uncond'], weights: [1] };
 }
 
+/** The largest face start: the one bound the manifest, the pipeline and the HTTP schema check against. */
+export const MAX_FACE_START = 0.99;
+
 /**
  * The first sampling step (0-based) that uses the face, for a face start of `fraction` of `steps`
  * (the noisiest steps before it follow the text-only plan). 0: every step has the face, as in the
- * formula above; also 0 when the plan has no face branch. Never past the last step.
+ * formula above; also 0 when the plan has no face branch. Never past the last step. `fraction` in
+ * [0, MAX_FACE_START] is the caller's to check (the pipeline does, with its other options).
  */
 export function faceStartStep(fraction: number, steps: number, plan: GuidancePlan): number {
-  if (!(fraction >= 0 && fraction < 1)) throw new RangeError(`face start must be in [0, 1), got ${fraction}`);
   if (!plan.branches.some((b) => b === 'text_face' || b === 'face')) return 0;
   return Math.min(steps - 1, Math.round(fraction * steps));
 }

@@ -3,6 +3,7 @@
 // field the contract lists is required unless the contract marks it optional.
 import { z } from 'zod';
 import { SAMPLERS } from '../diffusion/samplers.js';
+import { MAX_FACE_START } from '../diffusion/guidance.js';
 
 const posInt = z.number().int().positive();
 const nonNegInt = z.number().int().nonnegative();
@@ -73,7 +74,7 @@ export const manifestSchema = z
       eta: z.number().nonnegative().optional(),
       timestep_spacing: z.enum(['trailing', 'leading', 'linspace']).optional(),
       /** Extension (optional): fraction of the steps sampled before the face joins (GENERATE.md). */
-      face_start: z.number().min(0).lt(1).optional(),
+      face_start: z.number().min(0).max(MAX_FACE_START).optional(),
     }),
   })
   .superRefine((m, ctx) => {

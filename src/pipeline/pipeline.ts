@@ -13,7 +13,7 @@
 import { Rng } from '../diffusion/rng.js';
 import { makeTimesteps, TIMESTEP_SPACINGS, type TimestepSpacing } from '../diffusion/schedule.js';
 import { sample, SAMPLERS, type SamplerName } from '../diffusion/samplers.js';
-import { combineGuidance, faceStartStep, planGuidance, type Branch, type GuidancePlan } from '../diffusion/guidance.js';
+import { combineGuidance, faceStartStep, MAX_FACE_START, planGuidance, type Branch, type GuidancePlan } from '../diffusion/guidance.js';
 import { checkEmbedder, checkEmbeddingDim, sha256Hex, type Bundle } from '../model/bundle-load.js';
 import type { OrtModelSessions } from '../model/ort-sessions.js';
 import { meanEmbedding, mixEmbeddings } from '../identity/mean.js';
@@ -266,7 +266,7 @@ class Face0Pipeline implements Pipeline {
     if (eta > 0 && sampler !== 'ddim') throw new Error(`eta applies to the ddim sampler only (sampler is ${sampler})`);
     checkRange('text scale', textScale, 0, 50);
     checkRange('face scale', faceScale, 0, 50);
-    checkRange('face start', faceStart, 0, 0.99);
+    checkRange('face start', faceStart, 0, MAX_FACE_START);
     checkRange('count', count, 1, MAX_COUNT, true);
     checkRange('seed', seed, 0, MAX_SEED, true);
     if (!TIMESTEP_SPACINGS.includes(spacing)) throw new Error(`unknown timestep spacing "${spacing}" (choose one of ${TIMESTEP_SPACINGS.join(', ')})`);

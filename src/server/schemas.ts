@@ -1,4 +1,5 @@
 // JSON schemas of the HTTP API (validated by Fastify's ajv, published by @fastify/swagger).
+import { MAX_FACE_START } from '../diffusion/guidance.js';
 import { SAMPLERS } from '../diffusion/samplers.js';
 import { TIMESTEP_SPACINGS } from '../diffusion/schedule.js';
 
@@ -38,7 +39,7 @@ export const generateParamProps = {
   timestep_spacing: { type: 'string', enum: [...TIMESTEP_SPACINGS] },
   text_scale: { type: 'number', minimum: LIMITS.scale[0], maximum: LIMITS.scale[1] },
   face_scale: { type: 'number', minimum: LIMITS.scale[0], maximum: LIMITS.scale[1] },
-  face_start: { type: 'number', minimum: 0, maximum: 0.99, description: 'fraction of the steps, noisiest first, sampled before the face joins' },
+  face_start: { type: 'number', minimum: 0, maximum: MAX_FACE_START, description: 'fraction of the steps, noisiest first, sampled before the face joins' },
   seed: { ...seed, description: 'seed of image 0; image i uses seed + i' },
   count: { type: 'integer', minimum: LIMITS.count[0], maximum: LIMITS.count[1] },
   face_index: { type: 'integer', minimum: 0, maximum: LIMITS.faceIndex, description: 'which face of the photo (0 = largest)' },

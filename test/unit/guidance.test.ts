@@ -92,5 +92,4 @@ test('face start: the first face step is the fraction of the steps, rounded, nev
   // no face branch: nothing to delay
   assert.equal(faceStartStep(0.5, 20, planGuidance({ hasText: true, hasFace: false, textScale: 6, faceScale: 4 })), 0);
   assert.equal(faceStartStep(0.5, 20, planGuidance({ hasText: false, hasFace: true, textScale: 6, faceScale: 4 })), 10);
-  for (const bad of [-0.1, 1, NaN]) assert.throws(() => faceStartStep(bad, 20, face), /face start must be in \[0, 1\)/);
 });
