@@ -6,6 +6,7 @@
 #   bash scripts/relay.sh status            last log lines and face-gain validations
 #   bash scripts/relay.sh stop              ~20 minutes before the sitting ends: SIGTERM (the run checkpoints)
 #   bash scripts/relay.sh finish            compact state -> relay/face0-cpu (committed), bundle -> models/face0-64
+#                                           (FACE0_FACE_START=F: the bundle's default face start)
 #
 # The run folder work/relay (full checkpoint, ignored) continues exactly on the same machine; on a fresh
 # machine the run resumes from the committed compact state relay/face0-cpu (trainer/face0_trainer/relay.py).
@@ -95,7 +96,9 @@ case "$cmd" in
     cd trainer
     "$PY" -m face0_trainer save-state --ckpt "$RUN/ckpt.pt" --out "$STATE"
     cp "$RUN/metrics.jsonl" "$STATE/metrics.jsonl"
-    "$PY" -m face0_trainer export --ckpt "$RUN/ckpt.pt" --data "$DATA" --out "$BUNDLE" --name face0-64
+    # FACE0_FACE_START: the bundle's default face start (manifest defaults.face_start; docs/GENERATE.md)
+    "$PY" -m face0_trainer export --ckpt "$RUN/ckpt.pt" --data "$DATA" --out "$BUNDLE" --name face0-64 \
+      ${FACE0_FACE_START:+--face-start "$FACE0_FACE_START"}
     ;;
   *)
     sed -n '2,19p' "$0"; exit 2

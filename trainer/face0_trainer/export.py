@@ -29,6 +29,8 @@ LICENSE = "non-commercial research only (trained on CelebA and UTKFace)"
 # guidance a bundle ships with: face 4, text 6 beat face 2, text 3 on the same weights in full
 # `face0 eval` runs (FaceRes G 0.304 vs 0.271, top-1 0.375 vs 0.225, fidelity 0.28 vs 0.25; RECIPES.md)
 DEFAULTS = {"steps": 20, "sampler": "dpmpp_2m", "text_scale": 6.0, "face_scale": 4.0}
+# the largest `defaults.face_start` a bundle may carry (src/diffusion/guidance.ts MAX_FACE_START)
+MAX_FACE_START = 0.99
 
 
 def sha256(path):
@@ -138,7 +140,10 @@ def data_summary(data_dir):
     return "; ".join(parts)
 
 
-def export(ckpt_path, data_dir, out, name=None):
+def export(ckpt_path, data_dir, out, name=None, face_start=None):
+    """face_start: the bundle's `defaults.face_start` (docs/GENERATE.md), written only when given."""
+    if face_start is not None and not 0 <= face_start <= MAX_FACE_START:
+        raise ValueError(f"face start must be in [0, {MAX_FACE_START}], got {face_start}")
     from .relay import load_checkpoint_or_state       # relay imports this module
     ck = load_checkpoint_or_state(ckpt_path)
     model, cfg, tok = model_from_checkpoint(ck, ema=True)
@@ -189,7 +194,7 @@ def export(ckpt_path, data_dir, out, name=None):
         "identity": identity,
         "training": {"stages": ck["provenance"], "data": data_summary(data_dir), "config": to_dict(cfg),
                      "onnx_parity_max_abs_diff": parity},
-        "defaults": dict(DEFAULTS),
+        "defaults": {**DEFAULTS, **({} if face_start is None else {"face_start": face_start})},
     }
     tmp = os.path.join(out, "manifest.json.tmp")
     with open(tmp, "w") as f:

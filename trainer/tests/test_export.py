@@ -43,3 +43,17 @@ def test_export_without_identity_stats(shards, trained_run, tmp_path):
     man = export(os.path.join(trained_run, "ckpt.pt"), data, str(tmp_path / "b"))
     assert man["identity"]["count"] == 69 and man["identity"]["directions"] == {}
     assert man["face"]["embedder"].startswith("face-api@")
+
+
+def test_export_face_start(shards, trained_run, tmp_path):
+    ckpt = os.path.join(trained_run, "ckpt.pt")
+    man = export(ckpt, shards, str(tmp_path / "b"), face_start=0.25)
+    assert man["defaults"]["face_start"] == 0.25
+    assert json.load(open(tmp_path / "b" / "manifest.json"))["defaults"]["face_start"] == 0.25
+    for bad in (-0.1, 0.995):
+        try:
+            export(ckpt, shards, str(tmp_path / "c"), face_start=bad)
+        except ValueError as e:
+            assert "face start must be in [0, 0.99]" in str(e)
+        else:
+            raise AssertionError(f"face_start {bad} was accepted")
