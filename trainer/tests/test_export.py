@@ -3,6 +3,8 @@ import json
 import os
 import shutil
 
+import pytest
+
 from face0_trainer.export import export
 
 
@@ -51,9 +53,5 @@ def test_export_face_start(shards, trained_run, tmp_path):
     assert man["defaults"]["face_start"] == 0.25
     assert json.load(open(tmp_path / "b" / "manifest.json"))["defaults"]["face_start"] == 0.25
     for bad in (-0.1, 0.995):
-        try:
+        with pytest.raises(ValueError, match=r"face start must be in \[0, 0\.99\]"):
             export(ckpt, shards, str(tmp_path / "c"), face_start=bad)
-        except ValueError as e:
-            assert "face start must be in [0, 0.99]" in str(e)
-        else:
-            raise AssertionError(f"face_start {bad} was accepted")
