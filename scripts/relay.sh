@@ -6,7 +6,8 @@
 #   bash scripts/relay.sh status            last log lines and face-gain validations
 #   bash scripts/relay.sh stop              ~20 minutes before the sitting ends: SIGTERM (the run checkpoints)
 #   bash scripts/relay.sh finish            compact state -> relay/face0-cpu (committed), bundle -> models/face0-64
-#                                           (FACE0_FACE_START=F: the bundle's default face start)
+#                                           (FACE0_FACE_START=F: the bundle's default face start;
+#                                            FACE0_FACE_START_RANDOM=F: random identities' own)
 #
 # The run folder work/relay (full checkpoint, ignored) continues exactly on the same machine; on a fresh
 # machine the run resumes from the committed compact state relay/face0-cpu (trainer/face0_trainer/relay.py).
@@ -96,9 +97,11 @@ case "$cmd" in
     cd trainer
     "$PY" -m face0_trainer save-state --ckpt "$RUN/ckpt.pt" --out "$STATE"
     cp "$RUN/metrics.jsonl" "$STATE/metrics.jsonl"
-    # FACE0_FACE_START: the bundle's default face start (manifest defaults.face_start; docs/GENERATE.md)
+    # FACE0_FACE_START(_RANDOM): the bundle's default face starts (manifest defaults.face_start and
+    # defaults.face_start_random; docs/GENERATE.md)
     "$PY" -m face0_trainer export --ckpt "$RUN/ckpt.pt" --data "$DATA" --out "$BUNDLE" --name face0-64 \
-      ${FACE0_FACE_START:+--face-start "$FACE0_FACE_START"}
+      ${FACE0_FACE_START:+--face-start "$FACE0_FACE_START"} \
+      ${FACE0_FACE_START_RANDOM:+--face-start-random "$FACE0_FACE_START_RANDOM"}
     ;;
   *)
     sed -n '2,19p' "$0"; exit 2

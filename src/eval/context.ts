@@ -77,8 +77,9 @@ export interface EvalSetup {
   /** the bundle's default face and text guidance scales */
   faceScale: number;
   textScale: number;
-  /** the bundle's default face start (every generation of the eval uses it) */
+  /** the bundle's default face starts: photo embeddings, and the random identities (characters) */
   faceStart: number;
+  faceStartRandom: number;
 }
 
 export interface EvalContext extends EvalSetup {

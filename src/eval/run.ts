@@ -7,6 +7,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createPipeline } from '../pipeline/generate.js';
+import { defaultFaceStart } from '../pipeline/pipeline.js';
 import { Judges } from './judges.js';
 import { AttributeClassifier, DEFAULT_ATTRIBUTE_MODEL_DIR } from './attributes.js';
 import { createContext, type EvalOptions, type EvalSetup, type Net, type PromptSet } from './context.js';
@@ -68,7 +69,7 @@ async function loadNetworks(inputs: Inputs): Promise<EvalSetup> {
   return {
     ...inputs, judges, nets, pipe, classifier, classifierError,
     steps: o.steps ?? (quick ? Math.min(4, m.defaults.steps) : m.defaults.steps),
-    faceScale: m.defaults.face_scale, textScale: m.defaults.text_scale, faceStart: m.defaults.face_start ?? 0,
+    faceScale: m.defaults.face_scale, textScale: m.defaults.text_scale, faceStart: defaultFaceStart(m.defaults, 'face'), faceStartRandom: defaultFaceStart(m.defaults, 'random'),
   };
 }
 

@@ -75,6 +75,8 @@ export const manifestSchema = z
       timestep_spacing: z.enum(['trailing', 'leading', 'linspace']).optional(),
       /** Extension (optional): fraction of the steps sampled before the face joins (GENERATE.md). */
       face_start: z.number().min(0).max(MAX_FACE_START).optional(),
+      /** Extension (optional): the face start for random identities; absent = face_start (GENERATE.md). */
+      face_start_random: z.number().min(0).max(MAX_FACE_START).optional(),
     }),
   })
   .superRefine((m, ctx) => {

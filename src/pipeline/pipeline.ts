@@ -66,6 +66,15 @@ async function describeInput(x: IdentityInput): Promise<string> {
   return `<image ${x.length} bytes, sha256 ${(await sha256Hex(x)).slice(0, 12)}>`;
 }
 
+/**
+ * The bundle's face start for an identity source: random identities may have their own
+ * (defaults.face_start_random) because delaying the face makes invented characters drawn with the
+ * same noise look alike (RECIPES.md, sittings 12–13), while a photo's likeness gains from it.
+ */
+export function defaultFaceStart(d: Bundle['manifest']['defaults'], source: GenerateMetadata['identity']['source']): number {
+  return (source === 'random' ? (d.face_start_random ?? d.face_start) : d.face_start) ?? 0;
+}
+
 /** A seed for calls that give none (recorded in metadata). */
 function randomSeed(): number {
   return crypto.getRandomValues(new Uint32Array(1))[0];
@@ -257,7 +266,6 @@ class Face0Pipeline implements Pipeline {
     const textScale = o.textScale ?? d.text_scale;
     const faceScale = o.faceScale ?? d.face_scale;
     const spacing: TimestepSpacing = o.timestepSpacing ?? d.timestep_spacing ?? m.schedule.timestep_spacing ?? 'linspace';
-    const faceStart = o.faceStart ?? d.face_start ?? 0;
     const count = o.count ?? 1;
     const seed = o.seed ?? randomSeed();
     checkRange('steps', steps, 1, Math.min(1000, m.schedule.num_train_timesteps), true);
@@ -266,7 +274,7 @@ class Face0Pipeline implements Pipeline {
     if (eta > 0 && sampler !== 'ddim') throw new Error(`eta applies to the ddim sampler only (sampler is ${sampler})`);
     checkRange('text scale', textScale, 0, 50);
     checkRange('face scale', faceScale, 0, 50);
-    checkRange('face start', faceStart, 0, MAX_FACE_START);
+    if (o.faceStart !== undefined) checkRange('face start', o.faceStart, 0, MAX_FACE_START);
     checkRange('count', count, 1, MAX_COUNT, true);
     checkRange('seed', seed, 0, MAX_SEED, true);
     if (!TIMESTEP_SPACINGS.includes(spacing)) throw new Error(`unknown timestep spacing "${spacing}" (choose one of ${TIMESTEP_SPACINGS.join(', ')})`);
@@ -275,6 +283,7 @@ class Face0Pipeline implements Pipeline {
     // --- identity ------------------------------------------------------------------------------
     const identityMeta: GenerateMetadata['identity'] = { source: 'none' };
     const embedding = await this.resolveIdentity(o, identityMeta, warnings);
+    const faceStart = o.faceStart ?? defaultFaceStart(d, identityMeta.source);
     const tFace = performance.now();
 
     // --- text + face tokens (once per call) -----------------------------------------------------

@@ -141,8 +141,26 @@ test('face start: the noisiest steps follow the text alone, then the face joins'
     assert.equal(byDefault.metadata.face_start, 0.5);
     assert.ok(byDefault.images[0].png.equals(half.images[0].png));
     assert.ok((await q.generate({ ...o, faceStart: 0 })).images[0].png.equals(on.images[0].png));
+    // without defaults.face_start_random a random identity takes defaults.face_start too
+    const random = { ...fast, sampler: 'ddim' as const, randomIdentity: 5, seed: 21 };
+    assert.equal((await q.generate(random)).metadata.face_start, 0.5);
   } finally {
     await q.close();
+  }
+  // defaults.face_start_random: random identities only; photos keep defaults.face_start
+  m.defaults.face_start_random = 0;
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(m));
+  const r = await createPipeline({ bundleDir: dir, threads: 2, faceAnalyzer: fakeAnalyzer(), warmup: false });
+  try {
+    assert.ok((await r.generate(o)).images[0].png.equals(half.images[0].png), 'a photo keeps face_start');
+    const random = { ...fast, sampler: 'ddim' as const, randomIdentity: 5, seed: 21 };
+    const drawn = await r.generate(random);
+    assert.equal(drawn.metadata.face_start, 0);
+    assert.equal(drawn.metadata.guidance.face_from_step, undefined);
+    assert.ok(drawn.images[0].png.equals((await p.generate(random)).images[0].png), 'a random identity samples as with face start 0');
+    assert.equal((await r.generate({ ...random, faceStart: 0.5 })).metadata.face_start, 0.5, 'the option still overrides');
+  } finally {
+    await r.close();
   }
 });
 

@@ -42,6 +42,7 @@ test('wrong values are reported with their field', () => {
     [(m) => (m.text.face_tokens = 7), /"text\.face_tokens"/],
     [(m) => (m.defaults.sampler = 'plms'), /"defaults\.sampler"/],
     [(m) => (m.defaults.face_start = 0.995), /"defaults\.face_start"/], // past the pipeline's bound: refused at load, not at generate
+    [(m) => (m.defaults.face_start_random = -0.1), /"defaults\.face_start_random"/],
     [(m) => (m.image.resolution = -8), /"image\.resolution"/],
   ];
   for (const [mutate, re] of cases) {

@@ -69,6 +69,8 @@ def main(argv=None):
     e.add_argument("--name", help="bundle name (default face0-<config>)")
     e.add_argument("--face-start", type=float,
                    help="the bundle's default face start: fraction of the steps sampled before the face joins")
+    e.add_argument("--face-start-random", type=float,
+                   help="the face start for random identities (defaults.face_start_random; absent: --face-start's)")
 
     r = sub.add_parser("save-state", help="write the relay's compact training state from a checkpoint")
     r.add_argument("--ckpt", required=True)
@@ -152,7 +154,7 @@ def main(argv=None):
         unpack(a.pack, a.out)
     elif a.cmd == "export":
         from .export import export
-        export(a.ckpt, a.data, a.out, name=a.name, face_start=a.face_start)
+        export(a.ckpt, a.data, a.out, name=a.name, face_start=a.face_start, face_start_random=a.face_start_random)
     elif a.cmd == "save-state":
         from .relay import save_state
         info = save_state(a.ckpt, a.out, reset_cooldown=a.reset_cooldown)

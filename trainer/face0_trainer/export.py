@@ -140,10 +140,13 @@ def data_summary(data_dir):
     return "; ".join(parts)
 
 
-def export(ckpt_path, data_dir, out, name=None, face_start=None):
-    """face_start: the bundle's `defaults.face_start` (docs/GENERATE.md), written only when given."""
-    if face_start is not None and not 0 <= face_start <= MAX_FACE_START:
-        raise ValueError(f"face start must be in [0, {MAX_FACE_START}], got {face_start}")
+def export(ckpt_path, data_dir, out, name=None, face_start=None, face_start_random=None):
+    """face_start, face_start_random: the bundle's `defaults.face_start` and `defaults.face_start_random`
+    (random identities; docs/GENERATE.md), each written only when given."""
+    starts = {k: v for k, v in (("face_start", face_start), ("face_start_random", face_start_random)) if v is not None}
+    for k, v in starts.items():
+        if not 0 <= v <= MAX_FACE_START:
+            raise ValueError(f"{k.replace('_', ' ')} must be in [0, {MAX_FACE_START}], got {v}")
     from .relay import load_checkpoint_or_state       # relay imports this module
     ck = load_checkpoint_or_state(ckpt_path)
     model, cfg, tok = model_from_checkpoint(ck, ema=True)
@@ -194,7 +197,7 @@ def export(ckpt_path, data_dir, out, name=None, face_start=None):
         "identity": identity,
         "training": {"stages": ck["provenance"], "data": data_summary(data_dir), "config": to_dict(cfg),
                      "onnx_parity_max_abs_diff": parity},
-        "defaults": {**DEFAULTS, **({} if face_start is None else {"face_start": face_start})},
+        "defaults": {**DEFAULTS, **starts},
     }
     tmp = os.path.join(out, "manifest.json.tmp")
     with open(tmp, "w") as f:
