@@ -136,13 +136,13 @@ test('face start: the noisiest steps follow the text alone, then the face joins'
   m.defaults.face_start = 0.5;
   writeFileSync(join(dir, 'manifest.json'), JSON.stringify(m));
   const q = await createPipeline({ bundleDir: dir, threads: 2, faceAnalyzer: fakeAnalyzer(), warmup: false });
+  const random = { ...fast, sampler: 'ddim' as const, randomIdentity: 5, seed: 21 };
   try {
     const byDefault = await q.generate(o);
     assert.equal(byDefault.metadata.face_start, 0.5);
     assert.ok(byDefault.images[0].png.equals(half.images[0].png));
     assert.ok((await q.generate({ ...o, faceStart: 0 })).images[0].png.equals(on.images[0].png));
     // without defaults.face_start_random a random identity takes defaults.face_start too
-    const random = { ...fast, sampler: 'ddim' as const, randomIdentity: 5, seed: 21 };
     assert.equal((await q.generate(random)).metadata.face_start, 0.5);
   } finally {
     await q.close();
@@ -153,7 +153,6 @@ test('face start: the noisiest steps follow the text alone, then the face joins'
   const r = await createPipeline({ bundleDir: dir, threads: 2, faceAnalyzer: fakeAnalyzer(), warmup: false });
   try {
     assert.ok((await r.generate(o)).images[0].png.equals(half.images[0].png), 'a photo keeps face_start');
-    const random = { ...fast, sampler: 'ddim' as const, randomIdentity: 5, seed: 21 };
     const drawn = await r.generate(random);
     assert.equal(drawn.metadata.face_start, 0);
     assert.equal(drawn.metadata.guidance.face_from_step, undefined);
