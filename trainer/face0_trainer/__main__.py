@@ -77,6 +77,8 @@ def main(argv=None):
     r.add_argument("--out", required=True, help="state folder (state.pt, state.json)")
     r.add_argument("--reset-cooldown", action="store_true",
                    help="the state goes on at the constant lr (an A/B arm's uncooled checkpoint carries its cooldown)")
+    r.add_argument("--ema-only", action="store_true",
+                   help="keep the EMA only (half the bytes): a resume restarts the training weights at the EMA")
 
     wh = sub.add_parser("whiten", help="a checkpoint with the face projector's input whitened (same function)")
     wh.add_argument("--ckpt", required=True)
@@ -157,7 +159,7 @@ def main(argv=None):
         export(a.ckpt, a.data, a.out, name=a.name, face_start=a.face_start, face_start_random=a.face_start_random)
     elif a.cmd == "save-state":
         from .relay import save_state
-        info = save_state(a.ckpt, a.out, reset_cooldown=a.reset_cooldown)
+        info = save_state(a.ckpt, a.out, reset_cooldown=a.reset_cooldown, ema_only=a.ema_only)
         print(f"relay state -> {a.out}: step {info['step']}, {info['images']} images, "
               f"{info['bytes'] / 1e6:.1f} MB, sha256 {info['sha256'][:12]}")
     elif a.cmd == "whiten":

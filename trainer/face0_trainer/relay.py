@@ -8,6 +8,9 @@ compact state keeps what the run cannot rebuild cheaply:
 - step, images and seconds seen, the data position, every RNG state, config, tokenizer, provenance.
 AdamW's moments are dropped: the resumed run starts them at zero and warms the learning rate up
 again over `warmup` steps (trainer/RECIPES.md measures what that costs against an exact resume).
+With `ema_only`, the difference is dropped too (half the bytes): the resumed run's training weights
+restart at the EMA. The relay's history is bounded (400 MB, issue 10); RECIPES.md measures what
+this costs against the state with the difference, from the same step at equal steps.
 A state.json beside it names the format and the sha256 of state.pt; resume refuses a mismatch.
 """
 import json
@@ -21,11 +24,12 @@ from .train import CKPT_FORMAT, atomic_save, load_checkpoint, torch_load
 STATE_FORMAT = "face0-relay-state-1"
 
 
-def save_state(ckpt_path, out_dir, reset_cooldown=False):
+def save_state(ckpt_path, out_dir, reset_cooldown=False, ema_only=False):
     """ckpt.pt -> out_dir/state.pt + state.json. Returns the state.json dict.
     reset_cooldown: the state goes on at the constant learning rate (cooldown_from and cooldown_steps
     0 in its config). An A/B arm that ends in a cooldown is saved from its last uncooled checkpoint,
-    which still carries the arm's cooldown settings: the relay resumed from it would cool again."""
+    which still carries the arm's cooldown settings: the relay resumed from it would cool again.
+    ema_only: no training weights (model - EMA); a resume starts them at the EMA."""
     ck = load_checkpoint(ckpt_path)
     if reset_cooldown:
         tc = ck["config"]["train"]
@@ -36,7 +40,7 @@ def save_state(ckpt_path, out_dir, reset_cooldown=False):
     keep = ("config", "tokenizer", "stage", "step", "rng", "data", "seconds", "images",
             "sample_embeddings", "history", "provenance")
     extra = {k: ck[k] for k in ("segments",) if k in ck}
-    state = {"format": STATE_FORMAT, "ema_fp16": ema, "model_minus_ema_fp16": delta,
+    state = {"format": STATE_FORMAT, "ema_fp16": ema, **({} if ema_only else {"model_minus_ema_fp16": delta}),
              **{k: ck[k] for k in keep}, **extra}
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, "state.pt")
@@ -44,7 +48,7 @@ def save_state(ckpt_path, out_dir, reset_cooldown=False):
     info = {"format": STATE_FORMAT, "file": "state.pt", "sha256": sha256(path), "bytes": os.path.getsize(path),
             "step": ck["step"], "images": ck["images"], "seconds": round(ck["seconds"], 1),
             "config": ck["config"]["name"], "stage": ck["stage"], "stages": ck["provenance"],
-            "segments": ck.get("segments", [])}
+            "segments": ck.get("segments", []), "ema_only": bool(ema_only)}
     tmp = os.path.join(out_dir, "state.json.tmp")
     with open(tmp, "w") as f:
         json.dump(info, f, indent=1)
@@ -74,9 +78,13 @@ def load_state(state_dir):
     if st.get("format") != STATE_FORMAT:
         raise ValueError(f"{path}: not a {STATE_FORMAT} file")
     ema = {k: v.float() if v.is_floating_point() else v for k, v in st["ema_fp16"].items()}
-    model = {k: (ema[k] + v.float()) if v.is_floating_point() else v for k, v in st["model_minus_ema_fp16"].items()}
+    delta = st.get("model_minus_ema_fp16")
+    if delta is None:                   # an EMA-only state: the training weights restart at the EMA
+        model = {k: v.clone() for k, v in ema.items()}
+    else:
+        model = {k: (ema[k] + v.float()) if v.is_floating_point() else v for k, v in delta.items()}
     ck = {k: v for k, v in st.items() if k not in ("ema_fp16", "model_minus_ema_fp16")}
-    ck.update(format=CKPT_FORMAT, model=model, ema=ema, compact=True)
+    ck.update(format=CKPT_FORMAT, model=model, ema=ema, compact=True, ema_only=delta is None)
     return ck
 
 

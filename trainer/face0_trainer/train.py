@@ -540,7 +540,8 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
     # this process's stretch of the run, for the model card's list of training segments
     segment = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t_start)), "from_step": step,
                "from_images": images_done, "ranks": world, "machine": machine_description(device),
-               "resumed_from": None if ck is None else ("relay state" if ck.get("compact") else "checkpoint"),
+               "resumed_from": None if ck is None else ("relay state" + (" (EMA only)" if ck.get("ema_only") else "")
+                                                        if ck.get("compact") else "checkpoint"),
                **({"changed": list(overrides)} if overrides and ck is not None else {})}
 
     stopper = StopFlag()

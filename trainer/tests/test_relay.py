@@ -263,3 +263,24 @@ def test_save_state_can_reset_an_arms_cooldown(shards, tmp_path):
     base = get_config("tiny").train.lr
     assert lrs["reset"][-1] == pytest.approx(base)                       # back at the constant lr
     assert lrs["kept"][-1] == pytest.approx(base * get_config("tiny").train.lr_floor)   # cooled again
+
+
+def test_ema_only_state_is_half_the_bytes_and_restarts_the_weights_at_the_ema(shards, tmp_path):
+    """`save-state --ema-only` drops the training weights (model - EMA): about half the bytes of the
+    relay's committed history. A resume starts the training weights at the EMA and says so in its
+    segment; the full state still restores weights that differ from the EMA."""
+    run, full, ema_only = str(tmp_path / "run"), str(tmp_path / "full"), str(tmp_path / "ema")
+    train(shards, run, stage="joint", steps=3, val_every=0, **KW)
+    a = save_state(os.path.join(run, "ckpt.pt"), full)
+    b = save_state(os.path.join(run, "ckpt.pt"), ema_only, ema_only=True)
+    assert b["ema_only"] is True and a["ema_only"] is False
+    assert b["bytes"] < 0.6 * a["bytes"]
+    st_full, st_ema = load_state(full), load_state(ema_only)
+    floats = [k for k, v in st_ema["ema"].items() if v.is_floating_point()]
+    assert all(torch.equal(st_ema["model"][k], st_ema["ema"][k]) for k in floats)
+    assert any(not torch.equal(st_full["model"][k], st_full["ema"][k]) for k in floats)
+    out = str(tmp_path / "on-ema")
+    r = train(shards, out, steps=5, resume=True, state_dir=ema_only, val_every=0, **KW)
+    assert r["step"] == 5
+    seg = load_checkpoint(os.path.join(out, "ckpt.pt"))["segments"][-1]
+    assert seg["resumed_from"] == "relay state (EMA only)" and seg["from_step"] == 3
