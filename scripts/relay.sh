@@ -15,8 +15,8 @@
 # two threads (RECIPES.md). Run everything else under `nice -n 19` while it trains.
 # A cooldown branch (a bundle to ship; the relay itself goes on from the uncooled state):
 #   FACE0_RELAY_RUN=work/cooldown FACE0_RELAY_SET="train.cooldown_from=STEP train.cooldown_steps=N" \
-#     bash scripts/relay.sh start SECONDS      (then stop it as usual, and export its ckpt.pt by hand:
-#                                               `finish` would write the cooled state over the relay's)
+#     FACE0_RELAY_STEPS=STEP+N bash scripts/relay.sh start SECONDS   (it stops at that step; export its
+#                                               ckpt.pt by hand: `finish` would write the cooled state over the relay's)
 # A state that was cooled (sitting 5's; the committed one since sitting 6 is not) goes on at the constant lr with
 #   FACE0_RELAY_SET="train.cooldown_steps=0" bash scripts/relay.sh start SECONDS
 # An A/B arm's last uncooled checkpoint becomes the relay state with its cooldown cleared:
@@ -54,7 +54,8 @@ case "$cmd" in
       else echo "relay: warning: autogroup scheduling is on and $ag is not writable: nice will not protect the run"; fi
     fi
     mkdir -p "$RUN"
-    args=(--data "$DATA" --out "$RUN" --seconds "$seconds" --steps 10000000 --workers 0
+    # FACE0_RELAY_STEPS: the step to stop at (checkpointed there): a branch or an A/B arm of exact length
+    args=(--data "$DATA" --out "$RUN" --seconds "$seconds" --steps "${FACE0_RELAY_STEPS:-10000000}" --workers 0
           --val-every 500 --ckpt-every 500 --sample-every 5000 --log-every 20)
     if [ -f "$RUN/ckpt.pt" ] || [ -f "$STATE/state.json" ]; then
       # this machine's settings, whatever the state's last segment used (the GPU machine: batch 256, in memory)
