@@ -24,10 +24,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-DATA=${FACE0_RELAY_DATA:-$ROOT/work/data64}
+DATA=$(realpath -m "${FACE0_RELAY_DATA:-$ROOT/work/data64}")   # absolute: the run starts in trainer/
 RUN=$(realpath -m "${FACE0_RELAY_RUN:-$ROOT/work/relay}")
-STATE=${FACE0_RELAY_STATE:-$ROOT/relay/face0-cpu}
-BUNDLE=${FACE0_RELAY_BUNDLE:-$ROOT/models/face0-64}
+STATE=$(realpath -m "${FACE0_RELAY_STATE:-$ROOT/relay/face0-cpu}")
+BUNDLE=$(realpath -m "${FACE0_RELAY_BUNDLE:-$ROOT/models/face0-64}")
 PY=${FACE0_PYTHON:-/usr/bin/python3}
 RANKS=${FACE0_RELAY_RANKS:-2}
 CONFIG=cpu
