@@ -5,7 +5,7 @@
 #                                           the background (log: work/relay/train.log); SECONDS is its budget
 #   bash scripts/relay.sh status            last log lines and face-gain validations
 #   bash scripts/relay.sh stop              ~20 minutes before the sitting ends: SIGTERM (the run checkpoints)
-#   bash scripts/relay.sh finish            compact state -> relay/face0-cpu (committed), bundle -> models/face0-64
+#   bash scripts/relay.sh finish            compact state (EMA only) -> relay/face0-cpu (committed), bundle -> models/face0-64
 #                                           (FACE0_FACE_START=F: the bundle's default face start;
 #                                            FACE0_FACE_START_RANDOM=F: random identities' own)
 #
@@ -96,7 +96,10 @@ case "$cmd" in
     ;;
   finish)
     cd trainer
-    "$PY" -m face0_trainer save-state --ckpt "$RUN/ckpt.pt" --out "$STATE"
+    # the EMA alone (9.5 MB; since sitting 14, RECIPES.md): the relay's history is bounded to 400 MB.
+    # FACE0_STATE_FULL=1 keeps the training weights' difference as well (19 MB)
+    ema_only=(--ema-only); [ "${FACE0_STATE_FULL:-0}" = 1 ] && ema_only=()
+    "$PY" -m face0_trainer save-state --ckpt "$RUN/ckpt.pt" --out "$STATE" "${ema_only[@]}"
     cp "$RUN/metrics.jsonl" "$STATE/metrics.jsonl"
     # FACE0_FACE_START(_RANDOM): the bundle's default face starts (manifest defaults.face_start and
     # defaults.face_start_random; docs/GENERATE.md)
