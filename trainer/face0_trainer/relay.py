@@ -35,12 +35,12 @@ def save_state(ckpt_path, out_dir, reset_cooldown=False, ema_only=False):
         tc = ck["config"]["train"]
         tc["cooldown_from"], tc["cooldown_steps"] = 0, 0
     ema = {k: v.half() if v.is_floating_point() else v for k, v in ck["ema"].items()}
-    delta = {k: (v.float() - ck["ema"][k].float()).half() if v.is_floating_point() else v
-             for k, v in ck["model"].items()}
+    delta = None if ema_only else {k: (v.float() - ck["ema"][k].float()).half() if v.is_floating_point() else v
+                                   for k, v in ck["model"].items()}
     keep = ("config", "tokenizer", "stage", "step", "rng", "data", "seconds", "images",
             "sample_embeddings", "history", "provenance")
     extra = {k: ck[k] for k in ("segments",) if k in ck}
-    state = {"format": STATE_FORMAT, "ema_fp16": ema, **({} if ema_only else {"model_minus_ema_fp16": delta}),
+    state = {"format": STATE_FORMAT, "ema_fp16": ema, **({} if delta is None else {"model_minus_ema_fp16": delta}),
              **{k: ck[k] for k in keep}, **extra}
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, "state.pt")
