@@ -9,7 +9,7 @@
 # from scratch: FROM=scratch) with a GPU batch, the training set decoded once into GPU memory
 # (train.in_memory), bf16 autocast and torch.compile (the trainer's CUDA path), trains TRAIN_SECONDS
 # (hundreds of epochs of the 14k crops: --keep-best also keeps the checkpoint of the best held-out face
-# gain), and writes to $OUT two compact states, last/ and best/, each split in parts of 15 MiB (the
+# gain), and writes to $OUT two compact states (EMA only), last/ and best/, each split in parts of 15 MiB (the
 # device returns at most 8 files of at most 16 MiB) with its state.json, plus metrics.jsonl and the log.
 # `receive` joins the parts into work/gpu/last and work/gpu/best (sha256 checked against state.json),
 # exports one of them (PICK) to work/gpu/bundle and measures the face gain of both on the real held-out
@@ -54,7 +54,8 @@ case "$cmd" in
     for which in last best; do
       ck=$WORK/run/ckpt.pt; [ "$which" = last ] || ck=$WORK/run/best.pt
       [ -f "$ck" ] || continue
-      "$PY" -m face0_trainer save-state --ckpt "$ck" --out "$WORK/$which"
+      # EMA only, as `relay.sh finish` commits (RECIPES.md, sitting 14): what comes back can become the relay
+      "$PY" -m face0_trainer save-state --ckpt "$ck" --out "$WORK/$which" --ema-only
       mkdir -p "$OUT/$which"
       split -b "$PART" -d "$WORK/$which/state.pt" "$OUT/$which/state.pt.part-"
       cp "$WORK/$which/state.json" "$OUT/$which/"

@@ -107,6 +107,7 @@ def test_gpu_train_script_runs_on_cpu_and_comes_back(shards, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     ck = load_state(str(ws / "work" / "gpu" / "last"))
     assert ck["step"] > 0 and ck["config"]["name"] == "tiny" and ck["config"]["train"]["in_memory"]
+    assert ck["ema_only"]                       # what the relay commits (relay.sh finish does the same)
     best = load_state(str(ws / "work" / "gpu" / "best"))
     assert 0 < best["step"] <= ck["step"]
     assert json.load(open(ws / "work" / "gpu" / "bundle" / "manifest.json"))["name"] == "face0-64"
