@@ -538,10 +538,14 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
         log(f"checkpoint ({reason}) step {step} -> {path}")
 
     # this process's stretch of the run, for the model card's list of training segments
+    resumed_from = None
+    if ck is not None:
+        resumed_from = "checkpoint"
+        if ck.get("compact"):
+            resumed_from = "relay state (EMA only)" if ck.get("ema_only") else "relay state"
     segment = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t_start)), "from_step": step,
                "from_images": images_done, "ranks": world, "machine": machine_description(device),
-               "resumed_from": None if ck is None else ("relay state" + (" (EMA only)" if ck.get("ema_only") else "")
-                                                        if ck.get("compact") else "checkpoint"),
+               "resumed_from": resumed_from,
                **({"changed": list(overrides)} if overrides and ck is not None else {})}
 
     stopper = StopFlag()
