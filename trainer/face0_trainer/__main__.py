@@ -98,6 +98,14 @@ def main(argv=None):
     fg.add_argument("--caption", help="one caption for every sample instead of its own (e.g. the generic "
                                       "'a photo of a person' of face0 eval's identity figures)")
 
+    wg = sub.add_parser("word-gain", help="word gain of a checkpoint's EMA model: do the eval's attribute words "
+                                          "lower the loss on images that have the attribute?")
+    wg.add_argument("--ckpt", required=True, help="checkpoint (ckpt.pt) or relay state folder (state.json)")
+    wg.add_argument("--data", required=True)
+    wg.add_argument("--split", choices=["holdout", "train"], default="holdout")
+    wg.add_argument("--per-probe", type=int, default=64, help="samples per attribute at most")
+    wg.add_argument("--json", help="also write the figures to this file")
+
     sm = sub.add_parser("summary", help="markdown: one row per run (pilot table) or a run's learning curve")
     sm.add_argument("runs", nargs="+", help="run folders (metrics.jsonl)")
     sm.add_argument("--curve", action="store_true", help="the learning curve of the first run")
@@ -179,6 +187,20 @@ def main(argv=None):
         g = FaceGain(a.data, tok, cfg, Schedule(cfg.train.timesteps), n=a.samples, split=a.split, caption=a.caption)
         print(g.describe())
         print(json.dumps(g(model)))
+    elif a.cmd == "word-gain":
+        import json
+        from .schedule import Schedule
+        from .relay import load_checkpoint_or_state
+        from .train import model_from_checkpoint
+        from .wordgain import WordGain, table
+        model, cfg, tok = model_from_checkpoint(load_checkpoint_or_state(a.ckpt))
+        wg = WordGain(a.data, tok, cfg, Schedule(cfg.train.timesteps), per_probe=a.per_probe, split=a.split)
+        print(wg.describe())
+        res = wg(model)
+        print(table(res))
+        if a.json:
+            with open(a.json, "w") as f:
+                json.dump(res, f, indent=1)
     elif a.cmd == "summary":
         from .summary import curve, pilot_row, segments
         if a.segments:

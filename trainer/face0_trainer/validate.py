@@ -24,23 +24,27 @@ TIMESTEPS = (100, 300, 500, 700, 900)
 GENERIC_CAPTION = "a photo of a person"          # eval/prompts.json identity_prompt
 
 
+def load_samples(data_dir, split):
+    """The held-out people's samples (split "holdout": the measurement) or the training samples ("train":
+    a diagnostic: a path that helps on training people only has memorised them)."""
+    if split == "holdout":
+        shards = list_holdout_shards(data_dir)
+        if not shards:
+            raise FileNotFoundError(f"no holdout-*.tar in {data_dir} (rerun `face0 augment` with --holdout-identities)")
+        return [s for sh in shards for s in iter_shard(sh, set(), validation=True)]
+    if split == "train":
+        holdout = read_holdout(data_dir)
+        return [s for sh in list_shards(data_dir) for s in iter_shard(sh, holdout)]
+    raise ValueError(f"split {split!r}: expected holdout or train")
+
+
 class FaceGain:
     def __init__(self, data_dir, tok, cfg, schedule, n=64, timesteps=TIMESTEPS, seed=0, device="cpu",
                  split="holdout", caption=None):
-        """split "holdout": the held-out people (the measurement); "train": training samples, the same
-        way (a diagnostic: a face path that helps on training people only has memorised them)."""
-        if split == "holdout":
-            shards = list_holdout_shards(data_dir)
-            if not shards:
-                raise FileNotFoundError(f"no holdout-*.tar in {data_dir} (rerun `face0 augment` with --holdout-identities)")
-            samples = [s for sh in shards for s in iter_shard(sh, set(), validation=True)]
-        elif split == "train":
-            holdout = read_holdout(data_dir)
-            samples = [s for sh in list_shards(data_dir) for s in iter_shard(sh, holdout)]
-        else:
-            raise ValueError(f"split {split!r}: expected holdout or train")
+        """split: see load_samples."""
+        samples = load_samples(data_dir, split)
         if not samples:
-            raise ValueError(f"{data_dir}: the holdout shards hold no samples")
+            raise ValueError(f"{data_dir}: no {split} samples")
         # evenly spaced over the held-out samples, so every held-out person is represented
         idx = np.linspace(0, len(samples) - 1, min(n, len(samples))).round().astype(int)
         picked = [samples[i] for i in idx]
