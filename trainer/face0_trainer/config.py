@@ -65,6 +65,12 @@ class TrainConfig:
     ema_decay: float = 0.999
     p_face_drop: float = 0.1
     p_text_drop: float = 0.1
+    # face dropout at high noise: samples with t >= face_drop_high_from drop the face with this
+    # probability instead of p_face_drop (< 0: off). The noisiest steps draw hair colour, headwear and
+    # age, where the face outvotes the prompt's words; `face0 generate`'s face start samples them
+    # without the face, so more face-free training there is what that inference sees
+    p_face_drop_high: float = -1.0
+    face_drop_high_from: int = 750
     # the probability that a sample whose person has other training photos (CelebA identities) is
     # conditioned on the face of one of those instead of its own (data.face_from_other_photo): the
     # caption, not the reference photo, then has to say smile, glasses, hat and hair. 0: own photo

@@ -192,12 +192,17 @@ def model_from_checkpoint(ck, ema=True):
     return model, cfg, Tokenizer.from_json(ck["tokenizer"])
 
 
-def draw_conditioning(ids, empty_ids, gen, p_text_drop, p_face_drop):
+def draw_conditioning(ids, empty_ids, gen, p_text_drop, p_face_drop, t=None, high=None):
     """Independent dropout of text and face (Face0): a dropped text becomes the empty caption's ids;
-    a dropped face is face_mask=False (the context keeps the text encoder's output there)."""
+    a dropped face is face_mask=False (the context keeps the text encoder's output there).
+    high=(t_from, p): samples with t >= t_from drop the face with probability p instead (the same
+    random draws either way, so a run without it is unchanged)."""
     u = torch.rand(ids.shape[0], 2, generator=gen, device=ids.device)
     ids = torch.where((u[:, 0] < p_text_drop)[:, None], empty_ids[None], ids)
-    return ids, u[:, 1] >= p_face_drop
+    if high is None:
+        return ids, u[:, 1] >= p_face_drop
+    p = torch.where(t >= high[0], torch.full_like(u[:, 1], high[1]), torch.full_like(u[:, 1], p_face_drop))
+    return ids, u[:, 1] >= p
 
 
 # ----------------------------------------------------------------------------- sample grid
@@ -567,7 +572,9 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
             B = x0.shape[0]
             t = torch.randint(0, sched.T, (B,), generator=gen, device=device)
             noise = torch.randn(x0.shape, generator=gen, device=device)
-            ids, face_mask = draw_conditioning(ids, empty_ids, gen, tc.p_text_drop, tc.p_face_drop)
+            ids, face_mask = draw_conditioning(ids, empty_ids, gen, tc.p_text_drop, tc.p_face_drop, t,
+                                               (tc.face_drop_high_from, tc.p_face_drop_high)
+                                               if tc.p_face_drop_high >= 0 else None)
             x_t = sched.q_sample(x0, t, noise)
             target = sched.v_target(x0, t, noise)
             args = (x_t, t.float(), ids) + ((emb, face_mask) if uses_face else ())

@@ -37,6 +37,21 @@ def test_dropout_rates_and_effects(tiny_cfg, tokenizer):
     assert not torch.allclose(ctx[1, -m.face_tokens:], text_ctx[1, -m.face_tokens:])
 
 
+def test_face_dropout_at_high_noise(tiny_cfg, tokenizer):
+    m = tiny_cfg.model
+    N = 20000
+    ids = torch.tensor([tokenizer.encode("a photo of a smiling woman", m.context_length, m.face_tokens)] * N)
+    empty = torch.tensor(tokenizer.encode("", m.context_length, m.face_tokens))
+    t = torch.arange(N) % 1000
+    _, plain = draw_conditioning(ids, empty, torch.Generator().manual_seed(3), 0.1, 0.1)
+    _, off = draw_conditioning(ids, empty, torch.Generator().manual_seed(3), 0.1, 0.1, t, None)
+    ids_h, high = draw_conditioning(ids, empty, torch.Generator().manual_seed(3), 0.1, 0.1, t, (750, 0.6))
+    assert torch.equal(plain, off)                                   # off: the same draws as before
+    assert abs((~high[t < 750]).float().mean().item() - 0.1) < 0.015
+    assert abs((~high[t >= 750]).float().mean().item() - 0.6) < 0.02
+    assert torch.equal(high[t < 750], plain[t < 750])                # below the threshold: unchanged
+
+
 def test_loss_decreases_on_tiny_overfit(tiny_cfg):
     torch.manual_seed(0)
     m = tiny_cfg.model
