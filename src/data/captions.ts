@@ -81,19 +81,42 @@ function sentence(opener: string, adjectives: string[], noun: string, withs: str
 }
 
 /**
- * A caption for CelebA attributes. `keep` is the chance each present attribute is mentioned
- * (gender is always named; age most of the time).
+ * How a caption picks what to name. "random": each present attribute with chance `keep`, at most three
+ * "with ..." phrases. "salient": the attributes a prompt asks for and a picture shows at a glance
+ * (SALIENT: hair colour, glasses, headwear, beard, smile, baldness) always, first among the three, the
+ * rest by chance as before. With "random", hair colour made it into 44 % of blond people's captions
+ * (it competes with ~25 minor attributes for three places), and the model learnt the word weakly
+ * (trainer/RECIPES.md, sittings 10 and 15).
  */
-export function celebaCaption(attrs: Record<string, boolean>, rand: Rand, keep = 0.6): string {
+export type CaptionStyle = 'random' | 'salient';
+export const CAPTION_STYLES: readonly CaptionStyle[] = ['random', 'salient'];
+const SALIENT = new Set(['Blond_Hair', 'Black_Hair', 'Brown_Hair', 'Gray_Hair', 'Eyeglasses', 'Wearing_Hat', 'Smiling', 'Bald']);
+
+/**
+ * A caption for CelebA attributes. `keep` is the chance each present attribute is mentioned
+ * (gender is always named; age most of the time); `style` as CaptionStyle ("random" draws exactly as
+ * before the styles existed, so its captions are unchanged).
+ */
+export function celebaCaption(attrs: Record<string, boolean>, rand: Rand, keep = 0.6, style: CaptionStyle = 'random'): string {
   const present = Object.keys(attrs).filter((k) => attrs[k]);
-  const mention = (k: string) => present.includes(k) && rand() < keep;
+  const salient = (k: string) => style === 'salient' && SALIENT.has(k);
+  const mention = (k: string) => present.includes(k) && (salient(k) || rand() < keep);
   const adjectives = shuffled(Object.keys(ADJECTIVE).filter(mention), rand).map((k) => pick(ADJECTIVE[k], rand)).slice(0, 2);
-  const withs = shuffled(Object.keys(WITH).filter(mention), rand).map((k) => pick(WITH[k], rand)).slice(0, 3);
-  if (attrs.No_Beard === false && attrs.Male && rand() < keep && withs.length < 3) withs.push(pick(BEARD, rand));
+  let withKeys = shuffled(Object.keys(WITH).filter(mention), rand);
+  if (style === 'salient') withKeys = [...withKeys.filter(salient), ...withKeys.filter((k) => !salient(k))];
+  const withs = withKeys.map((k) => pick(WITH[k], rand)).slice(0, 3);
+  const beard = attrs.No_Beard === false && attrs.Male;
+  if (style === 'salient') {
+    // a beard is salient too: it takes the third place from a minor attribute when all three are taken
+    if (beard && withs.length < 3) withs.push(pick(BEARD, rand));
+    else if (beard && !salient(withKeys[2])) withs[2] = pick(BEARD, rand);
+  } else if (beard && rand() < keep && withs.length < 3) withs.push(pick(BEARD, rand));
   const actions = Object.keys(ACTION).filter(mention).map((k) => pick(ACTION[k], rand));
   const young = 'Young' in attrs && rand() < 0.8 ? attrs.Young : undefined;
   const noun = person('Male' in attrs ? attrs.Male : undefined, young, rand);
-  return sentence(pick(OPENERS, rand), adjectives, noun, shuffled(withs, rand), actions);
+  // salient: in their drawn order, salient first, so a caption longer than the model's context (18 words
+  // at L 24) loses a minor attribute or the trailing action, not the hair colour
+  return sentence(pick(OPENERS, rand), adjectives, noun, style === 'salient' ? withs : shuffled(withs, rand), actions);
 }
 
 export const UTK_RACES = ['white', 'black', 'asian', 'indian', 'other'] as const;
@@ -153,19 +176,19 @@ export function parseUtkName(file: string): UtkLabel | null {
  * own seeds (repeats dropped, so fewer where the labels allow few sentences). A caption the source
  * gives (item.caption) is the only one.
  */
-export function captionVariantsFor(item: SourceItem, seed: number, n: number): string[] {
-  const first = captionFor(item, seed);
+export function captionVariantsFor(item: SourceItem, seed: number, n: number, style: CaptionStyle = 'random'): string[] {
+  const first = captionFor(item, seed, 0, style);
   if (item.caption || n <= 1) return [first];
   const out = new Set([first]);
-  for (let i = 1; i < n; i++) out.add(captionFor(item, seed, i));
+  for (let i = 1; i < n; i++) out.add(captionFor(item, seed, i, style));
   return [...out];
 }
 
 /** Seeded by (run seed, key, variant): a rerun writes the same caption for the same image. */
-export function captionFor(item: SourceItem, seed: number, variant = 0): string {
+export function captionFor(item: SourceItem, seed: number, variant = 0, style: CaptionStyle = 'random'): string {
   if (item.caption) return item.caption;
   const rand = mulberry32((variant === 0 ? hashString(item.key) : hashString(`${item.key}#${variant}`)) ^ seed);
-  if (item.source === 'celeba') return celebaCaption(item.attributes as Record<string, boolean>, rand);
+  if (item.source === 'celeba') return celebaCaption(item.attributes as Record<string, boolean>, rand, 0.6, style);
   if (item.source === 'utkface') return utkCaption(item.attributes as unknown as UtkLabel, rand);
   return 'a photo of a person';
 }

@@ -239,6 +239,48 @@ describe('UTKFace names and captions', () => {
   });
 });
 
+describe('caption styles', () => {
+  const a: Record<string, boolean> = { Male: true, Young: false, Eyeglasses: true, Smiling: true, Wearing_Hat: false, Black_Hair: true, Mustache: true, No_Beard: false, Bangs: true, Big_Nose: true, High_Cheekbones: true, Wavy_Hair: true };
+  const b: Record<string, boolean> = { Male: false, Young: true, Blond_Hair: true, Heavy_Makeup: true, Wearing_Lipstick: true, Arched_Eyebrows: true, Wavy_Hair: true, Smiling: false, No_Beard: true };
+
+  test('"random" (the default) writes exactly the captions of before the styles existed', () => {
+    // golden: celebaCaption of the commit before CaptionStyle, seeds 0-5, labels a then b
+    const before = ["a photo of a smiling older face with high cheekbones, dark hair and wavy hair", "a picture of a female with blond hair, wavy hair and red lips", "a close-up photo of an older person with a mustache, eyeglasses and black hair", "a photo of a young woman with wavy hair and makeup", "a photo of a face with high cheekbones, a fringe and black hair", "a picture of a person with heavy makeup, wavy hair and lipstick", "an older guy with a moustache, high cheekbones and a big nose", "a headshot of a young face with wavy hair, lipstick and makeup", "a headshot of a man with dark hair, a fringe and spectacles", "a close-up photo of a lady with arched eyebrows, wavy hair and makeup", "a headshot of a male with wavy hair, black hair and a moustache", "a headshot of a face with makeup and arched eyebrows"];
+    const now = [0, 1, 2, 3, 4, 5].flatMap((s) => [celebaCaption(a, mulberry32(s)), celebaCaption(b, mulberry32(s), 0.6, 'random')]);
+    assert.deepEqual(now, before);
+  });
+
+  test('"salient" always names hair colour, glasses, hat, smile and beard, and never what the labels deny', () => {
+    const hat = { ...b, Wearing_Hat: true, Eyeglasses: true };
+    for (let seed = 0; seed < 200; seed++) {
+      const ca = celebaCaption(a, mulberry32(seed), 0.6, 'salient');
+      for (const re of [/eyeglasses|glasses|spectacles/, /smiling|happy/, /black hair|dark hair/, /beard/]) assert.match(ca, re, ca);
+      assert.doesNotMatch(ca, /blond|gray|grey|a hat|a cap/, ca);
+      const cb = celebaCaption(hat, mulberry32(seed), 0.6, 'salient');
+      for (const re of [/blond/, /a hat|a cap/, /glasses|spectacles/]) assert.match(cb, re, cb);
+      assert.doesNotMatch(cb, /beard|smiling|happy/, cb);
+    }
+  });
+
+  test('"salient" names the salient "with" phrases before the minor ones', () => {
+    for (let seed = 0; seed < 100; seed++) {
+      const c = celebaCaption(a, mulberry32(seed), 0.6, 'salient');
+      const hair = c.search(/black hair|dark hair/);
+      for (const minor of [/a fringe|bangs/, /a big nose/, /high cheekbones/, /wavy hair/, /mustache|moustache/]) {
+        const i = c.search(minor);
+        assert.ok(i < 0 || i > hair, c);
+      }
+    }
+  });
+
+  test('"salient" still varies the minor attributes', () => {
+    const seen = new Set<string>();
+    for (let seed = 0; seed < 100; seed++) seen.add(celebaCaption(b, mulberry32(seed), 0.6, 'salient'));
+    assert.ok(seen.size >= 20, `only ${seen.size} distinct captions`);
+    assert.ok([...seen].some((c) => /makeup/.test(c)) && [...seen].some((c) => !/makeup/.test(c)));
+  });
+});
+
 describe('caption variants (meta `captions`, drawn by the trainer with train.caption_variants)', () => {
   const item = (over: Partial<SourceItem> = {}): SourceItem => ({
     source: 'celeba', key: 'celeba-000123', file: '000123.jpg', identity: '7',

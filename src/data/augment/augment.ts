@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { Piscina } from 'piscina';
 import { FRAMINGS } from '../../face/align.js';
 import { embedderId, FaceAnalyzer } from '../../face/analyzer.js';
-import { captionVariantsFor } from '../captions.js';
+import { CAPTION_STYLES, captionVariantsFor, type CaptionStyle } from '../captions.js';
 import { hashString } from '../random.js';
 import { holdoutShardName, shardName, writeShard, type Sample } from '../shards.js';
 import type { Source, SourceItem } from '../sources/types.js';
@@ -39,6 +39,8 @@ export interface AugmentOptions {
   /** Captions written per image: KEY.txt and, when more than 1, the list in meta `captions` (KEY.txt
    *  first) that the trainer may draw from each time the image comes round. Default 8. */
   captionVariants?: number;
+  /** What a CelebA caption names: "random" (default) or "salient" (captions.ts CaptionStyle). */
+  captionStyle?: CaptionStyle;
   onProgress?: (p: AugmentProgress) => void;
 }
 
@@ -47,7 +49,7 @@ export interface AugmentProgress { done: number; total: number | null; kept: num
 export interface AugmentManifest {
   format: 'face0-augment';
   version: 1;
-  settings: { sources: { name: string; root: string }[]; size: number; minFace: number; jpegQuality: number; shardSize: number; holdoutIdentities: number; seed: number; shardIndex: number; shardCount: number; limit: number | null; embedder: string; framing: string; holdoutShards: boolean; captionVariants: number };
+  settings: { sources: { name: string; root: string }[]; size: number; minFace: number; jpegQuality: number; shardSize: number; holdoutIdentities: number; seed: number; shardIndex: number; shardCount: number; limit: number | null; embedder: string; framing: string; holdoutShards: boolean; captionVariants: number; captionStyle: CaptionStyle };
   complete: boolean;
   nextItem: number;
   shards: { name: string; samples: number; firstItem: number; endItem: number }[];
@@ -73,10 +75,12 @@ export async function runAugment(opts: AugmentOptions): Promise<AugmentManifest>
   if (!(procOpts.jpegQuality >= 1 && procOpts.jpegQuality <= 100)) throw new Error('--jpeg-quality must be in [1, 100]');
   const captionVariants = opts.captionVariants ?? 8;
   if (!(Number.isInteger(captionVariants) && captionVariants >= 1 && captionVariants <= 64)) throw new Error('--caption-variants must be an integer in [1, 64]');
+  const captionStyle = opts.captionStyle ?? 'random';
+  if (!CAPTION_STYLES.includes(captionStyle)) throw new Error(`--caption-style must be one of ${CAPTION_STYLES.join(', ')}`);
   const settings: AugmentManifest['settings'] = {
     sources: opts.sources.map((s) => ({ name: s.name, root: s.root })),
     size, minFace: procOpts.minFace, jpegQuality: procOpts.jpegQuality, shardSize, holdoutIdentities: opts.holdoutIdentities ?? 0, seed, shardIndex, shardCount,
-    limit: opts.limit ?? null, embedder: embedderId(), framing: JSON.stringify({ ...FRAMINGS.portrait, fit: 'inside' }), holdoutShards: true, captionVariants,
+    limit: opts.limit ?? null, embedder: embedderId(), framing: JSON.stringify({ ...FRAMINGS.portrait, fit: 'inside' }), holdoutShards: true, captionVariants, captionStyle,
   };
 
   await mkdir(opts.out, { recursive: true });
@@ -139,12 +143,12 @@ export async function runAugment(opts: AugmentOptions): Promise<AugmentManifest>
     if (r === 'otherPart') manifest.counts.otherPart++;
     else if (heldOut) {
       manifest.counts.heldOut++; per.heldOut++;
-      if (r.ok) pendingHoldout.push(toSample(item, r, size, seed, captionVariants));
+      if (r.ok) pendingHoldout.push(toSample(item, r, size, seed, captionVariants, captionStyle));
     } else {
       manifest.counts.inputs++; per.inputs++;
       if (r.ok) {
         manifest.counts.kept++; per.kept++;
-        pending.push(toSample(item, r, size, seed, captionVariants));
+        pending.push(toSample(item, r, size, seed, captionVariants, captionStyle));
       } else {
         manifest.counts.dropped[r.reason] = (manifest.counts.dropped[r.reason] ?? 0) + 1; per.dropped++;
       }
@@ -181,8 +185,8 @@ export async function runAugment(opts: AugmentOptions): Promise<AugmentManifest>
   }
 }
 
-function toSample(item: SourceItem, r: Extract<ProcessResult, { ok: true }>, size: number, seed: number, variants: number): Sample {
-  const captions = captionVariantsFor(item, seed, variants);
+function toSample(item: SourceItem, r: Extract<ProcessResult, { ok: true }>, size: number, seed: number, variants: number, style: CaptionStyle): Sample {
+  const captions = captionVariantsFor(item, seed, variants, style);
   return {
     key: item.key,
     jpg: Buffer.from(r.jpg.buffer, r.jpg.byteOffset, r.jpg.byteLength),
