@@ -98,9 +98,8 @@ class WordGain:
     def __call__(self, model, batch=64):
         """{probe: {n, people, text: gain, text_by_t, face: gain, face_by_t}, "mean_text", "mean_face"}:
         gains as fractions (0.01 = the right word lowers the loss by 1 %); means over probes."""
-        was = getattr(model, "training", False)
-        if hasattr(model, "eval"):
-            model.eval()
+        was = model.training
+        model.eval()
         res = {}
         for p in self.probes:
             r = {"n": p["n"], "people": p["people"], "right": p["right"], "wrong": p["wrong"]}
@@ -115,8 +114,7 @@ class WordGain:
                     by_t[str(t)] = round(float((w - right[sl].mean()) / w), 6) if w > 0 else math.nan
                 r[key + "_by_t"] = by_t
             res[p["name"]] = r
-        if hasattr(model, "train"):
-            model.train(was)
+        model.train(was)
         res["mean_text"] = float(np.mean([res[p["name"]]["text"] for p in self.probes]))
         res["mean_face"] = float(np.mean([res[p["name"]]["face"] for p in self.probes]))
         return res
