@@ -104,6 +104,8 @@ def main(argv=None):
     wg.add_argument("--data", required=True)
     wg.add_argument("--split", choices=["holdout", "train"], default="holdout")
     wg.add_argument("--per-probe", type=int, default=64, help="samples per attribute at most")
+    wg.add_argument("--phrasings", type=int, default=1, help="openers per prompt, 1-4 (1: the eval's prompts "
+                                                            "alone; more: losses pooled over 'a portrait of', ...)")
     wg.add_argument("--json", help="also write the figures to this file")
 
     sm = sub.add_parser("summary", help="markdown: one row per run (pilot table) or a run's learning curve")
@@ -194,7 +196,8 @@ def main(argv=None):
         from .train import model_from_checkpoint
         from .wordgain import WordGain, table
         model, cfg, tok = model_from_checkpoint(load_checkpoint_or_state(a.ckpt))
-        wg = WordGain(a.data, tok, cfg, Schedule(cfg.train.timesteps), per_probe=a.per_probe, split=a.split)
+        wg = WordGain(a.data, tok, cfg, Schedule(cfg.train.timesteps), per_probe=a.per_probe, split=a.split,
+                      n_phrasings=a.phrasings)
         print(wg.describe())
         res = wg(model)
         print(table(res))

@@ -52,12 +52,26 @@ PROBES = (
 )
 
 
+# Other openers of the training captions: with phrasings > 1 each probe's pair is also measured with
+# the eval's "a photo of" replaced by these, and the losses pooled, so that how near one template's
+# picture lands to the held-out images (its "mode" at high noise) weighs less against the word itself
+OPENERS = ("a photo of", "a portrait of", "a headshot of", "a picture of")
+
+
+def phrasings(prompt, n):
+    """The prompt and up to n - 1 others with another opener (the eval's prompts all open "a photo of")."""
+    if not prompt.startswith(OPENERS[0]):
+        raise ValueError(f"probe prompt {prompt!r} does not open with {OPENERS[0]!r}")
+    return [o + prompt[len(OPENERS[0]):] for o in OPENERS[:max(1, n)]]
+
+
 class WordGain:
     def __init__(self, data_dir, tok, cfg, schedule, per_probe=64, timesteps=TIMESTEPS, seed=0, split="holdout",
-                 probes=PROBES):
+                 probes=PROBES, n_phrasings=1):
         samples = load_samples(data_dir, split)
         m = cfg.model
-        enc = lambda p: torch.tensor(tok.encode(p, m.context_length, m.face_tokens))
+        enc = lambda ps: torch.tensor([tok.encode(p, m.context_length, m.face_tokens) for p in ps])
+        self.n_phrasings = max(1, min(n_phrasings, len(OPENERS)))
         self.timesteps, self.split, self.probes, self.device = tuple(timesteps), split, [], "cpu"
         g = torch.Generator().manual_seed(seed)
         for name, has, right, wrong in probes:
@@ -77,22 +91,27 @@ class WordGain:
                 "people": len({s["meta"].get("identity") for s in picked}),
                 "t": t, "x_t": schedule.q_sample(x0, t, noise), "v": schedule.v_target(x0, t, noise),
                 "emb": torch.from_numpy(np.stack([s["embedding"] for s in picked])).repeat(T, 1),
-                "ids_right": enc(right), "ids_wrong": enc(wrong)})
+                "ids_right": enc(phrasings(right, self.n_phrasings)),
+                "ids_wrong": enc(phrasings(wrong, self.n_phrasings))})
         if not self.probes:
             raise ValueError(f"{data_dir} ({split}): no sample is labelled with any probed attribute "
                              f"({', '.join(p[0] for p in probes)}); word gain needs CelebA-labelled samples")
 
     @torch.no_grad()
     def _losses(self, model, p, ids, face, batch):
-        out = []
-        for i in range(0, p["x_t"].shape[0], batch):
-            sl = slice(i, i + batch)
-            x_t, v = p["x_t"][sl].to(self.device), p["v"][sl].to(self.device)
-            t = p["t"][sl].to(self.device).float()
-            ids_b = ids.to(self.device).repeat(x_t.shape[0], 1)
-            pred = model(x_t, t, ids_b, p["emb"][sl].to(self.device)) if face else model(x_t, t, ids_b)
-            out.append((pred - v).pow(2).mean(dim=(1, 2, 3)).cpu())
-        return torch.cat(out).double()
+        """Per-sample losses, each the mean over the phrasings (rows of ids)."""
+        per_phrasing = []
+        for row in ids:
+            out = []
+            for i in range(0, p["x_t"].shape[0], batch):
+                sl = slice(i, i + batch)
+                x_t, v = p["x_t"][sl].to(self.device), p["v"][sl].to(self.device)
+                t = p["t"][sl].to(self.device).float()
+                ids_b = row.to(self.device).repeat(x_t.shape[0], 1)
+                pred = model(x_t, t, ids_b, p["emb"][sl].to(self.device)) if face else model(x_t, t, ids_b)
+                out.append((pred - v).pow(2).mean(dim=(1, 2, 3)).cpu())
+            per_phrasing.append(torch.cat(out).double())
+        return torch.stack(per_phrasing).mean(0)
 
     @torch.no_grad()
     def __call__(self, model, batch=64):
@@ -121,7 +140,7 @@ class WordGain:
 
     def describe(self):
         who = "held-out" if self.split == "holdout" else "training"
-        return (f"word gain on {who} samples x t={list(self.timesteps)}: "
+        return (f"word gain on {who} samples x t={list(self.timesteps)}, {self.n_phrasings} phrasing(s) a prompt: "
                 + ", ".join(f"{p['name']} {p['n']} ({p['people']} people)" for p in self.probes))
 
 

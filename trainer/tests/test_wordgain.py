@@ -7,7 +7,7 @@ import torch
 
 from face0_trainer.model import Face0Model
 from face0_trainer.schedule import Schedule
-from face0_trainer.wordgain import PROBES, WordGain, table
+from face0_trainer.wordgain import PROBES, WordGain, phrasings, table
 
 SMILING = [p for p in PROBES if p[0] == "Smiling"]
 
@@ -29,19 +29,28 @@ def test_word_gain_is_zero_for_a_model_blind_to_the_text(shards, tokenizer, tiny
     assert "Smiling" in table(r) and "+0.00 %" in table(r)
 
 
-def test_word_gain_is_one_when_only_the_right_words_predict_the_image(shards, tokenizer, tiny_cfg):
+@pytest.mark.parametrize("n_phrasings", [1, 4])
+def test_word_gain_is_one_when_only_the_right_words_predict_the_image(shards, tokenizer, tiny_cfg, n_phrasings):
     wg = WordGain(shards, tokenizer, tiny_cfg, Schedule(1000), per_probe=4, timesteps=(850,), split="train",
-                  probes=SMILING)
+                  probes=SMILING, n_phrasings=n_phrasings)
     (p,) = wg.probes
+    assert p["ids_right"].shape == (n_phrasings, tiny_cfg.model.context_length)   # (synthetic vocab: openers may be <unk>)
 
-    class WordOracle(torch.nn.Module):                  # exact v for the right caption, zeros for the wrong one
+    class WordOracle(torch.nn.Module):                  # exact v for a right caption, zeros for a wrong one
         def forward(self, x_t, t, ids, emb=None):
             i = [int((p["x_t"] - x).abs().flatten(1).sum(1).argmin()) for x in x_t]
-            right = (ids == p["ids_right"]).all(dim=1)[:, None, None, None]
+            right = (ids[:, None, :] == p["ids_right"][None]).all(-1).any(-1)[:, None, None, None]
             return torch.where(right, p["v"][i], torch.zeros_like(x_t))
 
     r = wg(WordOracle())
     assert r["Smiling"]["text"] == pytest.approx(1.0) and r["Smiling"]["face"] == pytest.approx(1.0)
+
+
+def test_phrasings_change_the_opener_only():
+    assert phrasings("a photo of a smiling person", 3) == [
+        "a photo of a smiling person", "a portrait of a smiling person", "a headshot of a smiling person"]
+    with pytest.raises(ValueError, match="does not open"):
+        phrasings("a smiling person", 2)
 
 
 def test_word_gain_refuses_data_without_labelled_samples(shards, tokenizer, tiny_cfg):
