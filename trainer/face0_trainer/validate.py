@@ -38,6 +38,13 @@ def load_samples(data_dir, split):
     raise ValueError(f"split {split!r}: expected holdout or train")
 
 
+def evenly(samples, n):
+    """At most n of the samples, evenly spaced over the list (people are contiguous in the shards, so every
+    person is represented)."""
+    idx = np.linspace(0, len(samples) - 1, min(n, len(samples))).round().astype(int)
+    return [samples[i] for i in idx]
+
+
 class FaceGain:
     def __init__(self, data_dir, tok, cfg, schedule, n=64, timesteps=TIMESTEPS, seed=0, device="cpu",
                  split="holdout", caption=None):
@@ -45,9 +52,7 @@ class FaceGain:
         samples = load_samples(data_dir, split)
         if not samples:
             raise ValueError(f"{data_dir}: no {split} samples")
-        # evenly spaced over the held-out samples, so every held-out person is represented
-        idx = np.linspace(0, len(samples) - 1, min(n, len(samples))).round().astype(int)
-        picked = [samples[i] for i in idx]
+        picked = evenly(samples, n)
         m = cfg.model
         x0 = torch.from_numpy(np.stack([load_image(read_image_bytes(s["jpg"]), m.resolution) for s in picked]))
         ids = torch.tensor([tok.encode(s["caption"], m.context_length, m.face_tokens) for s in picked])

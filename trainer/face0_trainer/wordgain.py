@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .data import load_image, read_image_bytes
-from .validate import load_samples
+from .validate import evenly, load_samples
 
 TIMESTEPS = (500, 700, 850, 950)
 NO_MENTION = "a photo of a person"
@@ -78,9 +78,7 @@ class WordGain:
             picked = [s for s in samples if has(s["meta"].get("attributes") or {})]
             if not picked:
                 continue
-            # evenly spaced over the matching samples, so every person with the attribute is represented
-            idx = np.linspace(0, len(picked) - 1, min(per_probe, len(picked))).round().astype(int)
-            picked = [picked[i] for i in idx]
+            picked = evenly(picked, per_probe)
             x0 = torch.from_numpy(np.stack([load_image(read_image_bytes(s["jpg"]), m.resolution) for s in picked]))
             T = len(self.timesteps)
             t = torch.tensor(self.timesteps).repeat_interleave(len(picked))
