@@ -45,6 +45,19 @@ def evenly(samples, n):
     return [samples[i] for i in idx]
 
 
+def noised_set(picked, resolution, schedule, timesteps, g):
+    """The samples' images, each noised at every timestep with noise from generator g: a fixed set for
+    a loss that is compared across checkpoints (FaceGain, WordGain). Returns (t, x_t, v, emb), rows
+    grouped by timestep (all samples at timesteps[0] first)."""
+    x0 = torch.from_numpy(np.stack([load_image(read_image_bytes(s["jpg"]), resolution) for s in picked]))
+    T = len(timesteps)
+    t = torch.tensor(timesteps).repeat_interleave(len(picked))
+    x0 = x0.repeat(T, 1, 1, 1)
+    noise = torch.randn(x0.shape, generator=g)
+    emb = torch.from_numpy(np.stack([s["embedding"] for s in picked])).repeat(T, 1)
+    return t, schedule.q_sample(x0, t, noise), schedule.v_target(x0, t, noise), emb
+
+
 class FaceGain:
     def __init__(self, data_dir, tok, cfg, schedule, n=64, timesteps=TIMESTEPS, seed=0, device="cpu",
                  split="holdout", caption=None):
@@ -54,17 +67,11 @@ class FaceGain:
             raise ValueError(f"{data_dir}: no {split} samples")
         picked = evenly(samples, n)
         m = cfg.model
-        x0 = torch.from_numpy(np.stack([load_image(read_image_bytes(s["jpg"]), m.resolution) for s in picked]))
         ids = torch.tensor([tok.encode(s["caption"], m.context_length, m.face_tokens) for s in picked])
         self.tok, self.model_cfg, self.caption = tok, m, None
-        emb = torch.from_numpy(np.stack([s["embedding"] for s in picked]))
         g = torch.Generator().manual_seed(seed)
-        T = len(timesteps)
-        self.t = torch.tensor(timesteps).repeat_interleave(len(picked))
-        self.x0, self.ids, self.emb = x0.repeat(T, 1, 1, 1), ids.repeat(T, 1), emb.repeat(T, 1)
-        noise = torch.randn(self.x0.shape, generator=g)
-        self.x_t = schedule.q_sample(self.x0, self.t, noise)
-        self.v = schedule.v_target(self.x0, self.t, noise)
+        self.t, self.x_t, self.v, self.emb = noised_set(picked, m.resolution, schedule, timesteps, g)
+        self.ids = ids.repeat(len(timesteps), 1)
         self.timesteps, self.n, self.device = tuple(timesteps), len(picked), device
         self.people = len({s["meta"].get("identity") for s in picked})
         self.split = split

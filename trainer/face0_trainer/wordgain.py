@@ -17,8 +17,7 @@ import math
 import numpy as np
 import torch
 
-from .data import load_image, read_image_bytes
-from .validate import evenly, load_samples
+from .validate import evenly, load_samples, noised_set
 
 TIMESTEPS = (500, 700, 850, 950)
 NO_MENTION = "a photo of a person"
@@ -79,16 +78,11 @@ class WordGain:
             if not picked:
                 continue
             picked = evenly(picked, per_probe)
-            x0 = torch.from_numpy(np.stack([load_image(read_image_bytes(s["jpg"]), m.resolution) for s in picked]))
-            T = len(self.timesteps)
-            t = torch.tensor(self.timesteps).repeat_interleave(len(picked))
-            x0 = x0.repeat(T, 1, 1, 1)
-            noise = torch.randn(x0.shape, generator=g)
+            t, x_t, v, emb = noised_set(picked, m.resolution, schedule, self.timesteps, g)
             self.probes.append({
                 "name": name, "right": right, "wrong": wrong, "n": len(picked),
                 "people": len({s["meta"].get("identity") for s in picked}),
-                "t": t, "x_t": schedule.q_sample(x0, t, noise), "v": schedule.v_target(x0, t, noise),
-                "emb": torch.from_numpy(np.stack([s["embedding"] for s in picked])).repeat(T, 1),
+                "t": t, "x_t": x_t, "v": v, "emb": emb,
                 "ids_right": enc(phrasings(right, self.n_phrasings)),
                 "ids_wrong": enc(phrasings(wrong, self.n_phrasings))})
         if not self.probes:
