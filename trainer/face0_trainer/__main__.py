@@ -15,6 +15,15 @@ if os.environ.get("FACE0_THREADS"):
 from .config import CONFIGS  # noqa: E402
 
 
+def _ema_model(ckpt):
+    """(EMA model, config, tokenizer, noise schedule) of a checkpoint or relay state: what the gains read."""
+    from .relay import load_checkpoint_or_state
+    from .schedule import Schedule
+    from .train import model_from_checkpoint
+    model, cfg, tok = model_from_checkpoint(load_checkpoint_or_state(ckpt))
+    return model, cfg, tok, Schedule(cfg.train.timesteps)
+
+
 def main(argv=None):
     if hasattr(signal, "SIGUSR1"):
         faulthandler.register(signal.SIGUSR1, all_threads=True)   # `kill -USR1 PID`: where is a stuck run?
@@ -181,22 +190,16 @@ def main(argv=None):
         print(f"grown checkpoint (cross-attention blocks at {', '.join(map(str, res))}) -> {path}")
     elif a.cmd == "face-gain":
         import json
-        from .schedule import Schedule
-        from .relay import load_checkpoint_or_state
-        from .train import model_from_checkpoint
         from .validate import FaceGain
-        model, cfg, tok = model_from_checkpoint(load_checkpoint_or_state(a.ckpt))
-        g = FaceGain(a.data, tok, cfg, Schedule(cfg.train.timesteps), n=a.samples, split=a.split, caption=a.caption)
+        model, cfg, tok, schedule = _ema_model(a.ckpt)
+        g = FaceGain(a.data, tok, cfg, schedule, n=a.samples, split=a.split, caption=a.caption)
         print(g.describe())
         print(json.dumps(g(model)))
     elif a.cmd == "word-gain":
         import json
-        from .schedule import Schedule
-        from .relay import load_checkpoint_or_state
-        from .train import model_from_checkpoint
         from .wordgain import WordGain, table
-        model, cfg, tok = model_from_checkpoint(load_checkpoint_or_state(a.ckpt))
-        wg = WordGain(a.data, tok, cfg, Schedule(cfg.train.timesteps), per_probe=a.per_probe, split=a.split,
+        model, cfg, tok, schedule = _ema_model(a.ckpt)
+        wg = WordGain(a.data, tok, cfg, schedule, per_probe=a.per_probe, split=a.split,
                       n_phrasings=a.phrasings)
         print(wg.describe())
         res = wg(model)
