@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A relay segment on the GPU machine (issue 10 section 4), and its return to the relay here.
 #
-#   here, once per dataset:   cd trainer && python3 -m face0_trainer pack --data ../work/data64 --out ../work/gpu/pack.f0p
+#   here, once per dataset:   cd trainer && python3 -m face0_trainer pack --data ../work/data64s --out ../work/gpu/pack.f0p
 #   on the device machine:    bash scripts/gpu-train.sh run            (device `run`, carry ["work/gpu"])
 #   here, with what came back: bash scripts/gpu-train.sh receive DIR   (DIR: the run's files_at folder)
 #
@@ -78,7 +78,7 @@ case "$cmd" in
       for f in metrics.jsonl train.log; do [ ! -f "$src/$f" ] || cp "$src/$f" "$dest/"; done
       states+=("$dest")
     done
-    data=${FACE0_RELAY_DATA:-$ROOT/work/data64}
+    data=${FACE0_RELAY_DATA:-$ROOT/work/data64s}
     cd trainer
     # the bundle of one of them (PICK: best, where the run kept one, or last), for `face0 eval`
     pick=$ROOT/work/gpu/${PICK:-best}; [ -d "$pick" ] || pick=${states[-1]}

@@ -24,7 +24,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-DATA=$(realpath -m "${FACE0_RELAY_DATA:-$ROOT/work/data64}")   # absolute: the run starts in trainer/
+# the relay's data since sitting 16: captions that always name the salient attributes (RECIPES.md, sitting 16);
+# the same crops, embeddings and held-out people as `augment`'s default captions in work/data64
+DATA=$(realpath -m "${FACE0_RELAY_DATA:-$ROOT/work/data64s}")   # absolute: the run starts in trainer/
 RUN=$(realpath -m "${FACE0_RELAY_RUN:-$ROOT/work/relay}")
 STATE=$(realpath -m "${FACE0_RELAY_STATE:-$ROOT/relay/face0-cpu}")
 BUNDLE=$(realpath -m "${FACE0_RELAY_BUNDLE:-$ROOT/models/face0-64}")
@@ -43,7 +45,7 @@ case "$cmd" in
     fi
     if [ ! -f "$DATA/manifest.json" ] || ! grep -q '"complete": true' "$DATA/manifest.json"; then
       echo "relay: building the shards first ($DATA, ~10-17 minutes)"
-      node bin/face0.js augment --out "$DATA" --holdout-identities 20 --seed 0
+      node bin/face0.js augment --out "$DATA" --holdout-identities 20 --seed 0 --caption-style salient
     fi
     # with the kernel's autogroup scheduling on, `nice` only ranks processes inside one session's group:
     # a niced command started from another shell still takes a core from the run (seen here: the run fell
