@@ -58,6 +58,16 @@ def noised_set(picked, resolution, schedule, timesteps, g):
     return t, schedule.q_sample(x0, t, noise), schedule.v_target(x0, t, noise), emb
 
 
+def gain_by_t(base, better, timesteps, n):
+    """{t: (base - better) / base} of per-sample losses laid out as noised_set's rows (n per timestep),
+    rounded to 6 places; nan where the base loss is 0."""
+    out = {}
+    for k, t in enumerate(timesteps):
+        b, o = base[k * n:(k + 1) * n].mean(), better[k * n:(k + 1) * n].mean()
+        out[str(t)] = round(float((b - o) / b), 6) if b > 0 else math.nan
+    return out
+
+
 class FaceGain:
     def __init__(self, data_dir, tok, cfg, schedule, n=64, timesteps=TIMESTEPS, seed=0, device="cpu",
                  split="holdout", caption=None):
@@ -101,11 +111,7 @@ class FaceGain:
         f, z = torch.cat(se_face).double(), torch.cat(se_none).double()
         out = {"val_loss_face": float(f.mean()), "val_loss_noface": float(z.mean()),
                "face_gain": float((z.mean() - f.mean()) / z.mean())}
-        by_t = {}
-        for k, t in enumerate(self.timesteps):
-            fk, zk = f[k * self.n:(k + 1) * self.n].mean(), z[k * self.n:(k + 1) * self.n].mean()
-            by_t[str(t)] = round(float((zk - fk) / zk), 6) if zk > 0 else math.nan
-        out["face_gain_by_t"] = by_t
+        out["face_gain_by_t"] = gain_by_t(z, f, self.timesteps, self.n)
         return out
 
     def describe(self):

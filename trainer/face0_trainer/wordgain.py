@@ -12,12 +12,11 @@ carries hair colour can outvote the word). High timesteps by default: hair colou
 headwear are decided in the noisiest steps (RECIPES sitting 10: swapping blond for black changed the
 loss by <= 0.2 % at t <= 700).
 """
-import math
 
 import numpy as np
 import torch
 
-from .validate import evenly, load_samples, noised_set
+from .validate import evenly, gain_by_t, load_samples, noised_set
 
 TIMESTEPS = (500, 700, 850, 950)
 NO_MENTION = "a photo of a person"
@@ -118,12 +117,7 @@ class WordGain:
                 right = self._losses(model, p, p["ids_right"], face, batch)
                 wrong = self._losses(model, p, p["ids_wrong"], face, batch)
                 r[key] = float((wrong.mean() - right.mean()) / wrong.mean())
-                by_t = {}
-                for k, t in enumerate(self.timesteps):
-                    sl = slice(k * p["n"], (k + 1) * p["n"])
-                    w = wrong[sl].mean()
-                    by_t[str(t)] = round(float((w - right[sl].mean()) / w), 6) if w > 0 else math.nan
-                r[key + "_by_t"] = by_t
+                r[key + "_by_t"] = gain_by_t(wrong, right, self.timesteps, p["n"])
             res[p["name"]] = r
         model.train(was)
         res["mean_text"] = float(np.mean([res[p["name"]]["text"] for p in self.probes]))
