@@ -88,6 +88,8 @@ def main(argv=None):
                    help="the state goes on at the constant lr (an A/B arm's uncooled checkpoint carries its cooldown)")
     r.add_argument("--ema-only", action="store_true",
                    help="keep the EMA only (half the bytes): a resume restarts the training weights at the EMA")
+    r.add_argument("--ema-int8", action="store_true",
+                   help="the EMA's weight matrices in int8, one scale per output channel (half the bytes again)")
 
     wh = sub.add_parser("whiten", help="a checkpoint with the face projector's input whitened (same function)")
     wh.add_argument("--ckpt", required=True)
@@ -178,7 +180,8 @@ def main(argv=None):
         export(a.ckpt, a.data, a.out, name=a.name, face_start=a.face_start, face_start_random=a.face_start_random)
     elif a.cmd == "save-state":
         from .relay import save_state
-        info = save_state(a.ckpt, a.out, reset_cooldown=a.reset_cooldown, ema_only=a.ema_only)
+        info = save_state(a.ckpt, a.out, reset_cooldown=a.reset_cooldown, ema_only=a.ema_only,
+                          ema_int8=a.ema_int8)
         print(f"relay state -> {a.out}: step {info['step']}, {info['images']} images, "
               f"{info['bytes'] / 1e6:.1f} MB, sha256 {info['sha256'][:12]}")
     elif a.cmd == "whiten":

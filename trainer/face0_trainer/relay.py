@@ -9,8 +9,10 @@ compact state keeps what the run cannot rebuild cheaply:
 AdamW's moments are dropped: the resumed run starts them at zero and warms the learning rate up
 again over `warmup` steps (trainer/RECIPES.md measures what that costs against an exact resume).
 With `ema_only`, the difference is dropped too (half the bytes): the resumed run's training weights
-restart at the EMA. The relay's history is bounded (400 MB, issue 10); RECIPES.md measures what
-this costs against the state with the difference, from the same step at equal steps.
+restart at the EMA. With `ema_int8`, the EMA's weight matrices are stored as int8 with one scale per
+output channel (torch's own quantised tensors, which torch.save keeps), vectors and small tensors in
+fp16: half the bytes again. The relay's history is bounded (400 MB, issue 10); RECIPES.md measures
+what each of these costs (sittings 14 and 17).
 A state.json beside it names the format and the sha256 of state.pt; resume refuses a mismatch.
 """
 import json
@@ -21,26 +23,44 @@ import torch
 from .export import sha256
 from .train import CKPT_FORMAT, atomic_save, load_checkpoint, torch_load
 
-STATE_FORMAT = "face0-relay-state-1"
+STATE_FORMAT = "face0-relay-state-2"      # 2: the EMA may be split into ema_int8 + ema_fp16
+READS = ("face0-relay-state-1", STATE_FORMAT)
+INT8_MIN_NUMEL = 1024                     # smaller tensors (biases, norms, scales) stay fp16: they are few bytes
 
 
-def save_state(ckpt_path, out_dir, reset_cooldown=False, ema_only=False):
+def quantize_int8(t):
+    """A float tensor -> torch.qint8, symmetric, one scale per output channel (dim 0): its error is at most
+    half a step of absmax / 127 of that channel."""
+    w = t.detach().float()
+    scale = (w.reshape(w.shape[0], -1).abs().amax(1) / 127).clamp_min(1e-12).double()
+    return torch.quantize_per_channel(w, scale, torch.zeros(w.shape[0], dtype=torch.long), 0, torch.qint8)
+
+
+def _int8_worthy(v):
+    return v.is_floating_point() and v.dim() >= 2 and v.numel() >= INT8_MIN_NUMEL
+
+
+def save_state(ckpt_path, out_dir, reset_cooldown=False, ema_only=False, ema_int8=False):
     """ckpt.pt -> out_dir/state.pt + state.json. Returns the state.json dict.
     reset_cooldown: the state goes on at the constant learning rate (cooldown_from and cooldown_steps
     0 in its config). An A/B arm that ends in a cooldown is saved from its last uncooled checkpoint,
     which still carries the arm's cooldown settings: the relay resumed from it would cool again.
-    ema_only: no training weights (model - EMA); a resume starts them at the EMA."""
+    ema_only: no training weights (model - EMA); a resume starts them at the EMA.
+    ema_int8: the EMA's weight matrices in int8 (quantize_int8), the rest in fp16."""
     ck = load_checkpoint(ckpt_path)
     if reset_cooldown:
         tc = ck["config"]["train"]
         tc["cooldown_from"], tc["cooldown_steps"] = 0, 0
-    ema = {k: v.half() if v.is_floating_point() else v for k, v in ck["ema"].items()}
+    q8 = {k for k, v in ck["ema"].items() if ema_int8 and _int8_worthy(v)}
+    ema = {k: v.half() if v.is_floating_point() else v for k, v in ck["ema"].items() if k not in q8}
+    ema8 = {k: quantize_int8(ck["ema"][k]) for k in q8}
     delta = None if ema_only else {k: (v.float() - ck["ema"][k].float()).half() if v.is_floating_point() else v
                                    for k, v in ck["model"].items()}
     keep = ("config", "tokenizer", "stage", "step", "rng", "data", "seconds", "images",
             "sample_embeddings", "history", "provenance")
     extra = {k: ck[k] for k in ("segments",) if k in ck}
-    state = {"format": STATE_FORMAT, "ema_fp16": ema, **({} if delta is None else {"model_minus_ema_fp16": delta}),
+    state = {"format": STATE_FORMAT, "ema_fp16": ema, **({"ema_int8": ema8} if ema8 else {}),
+             **({} if delta is None else {"model_minus_ema_fp16": delta}),
              **{k: ck[k] for k in keep}, **extra}
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, "state.pt")
@@ -48,7 +68,8 @@ def save_state(ckpt_path, out_dir, reset_cooldown=False, ema_only=False):
     info = {"format": STATE_FORMAT, "file": "state.pt", "sha256": sha256(path), "bytes": os.path.getsize(path),
             "step": ck["step"], "images": ck["images"], "seconds": round(ck["seconds"], 1),
             "config": ck["config"]["name"], "stage": ck["stage"], "stages": ck["provenance"],
-            "segments": ck.get("segments", []), "ema_only": bool(ema_only)}
+            "segments": ck.get("segments", []), "ema_only": bool(ema_only),
+            "ema_int8": len(ema8)}
     tmp = os.path.join(out_dir, "state.json.tmp")
     with open(tmp, "w") as f:
         json.dump(info, f, indent=1)
@@ -65,8 +86,8 @@ def load_state(state_dir):
         raise FileNotFoundError(f"{state_dir}: no state.json (not a relay state folder)")
     with open(meta_path, encoding="utf-8") as f:
         info = json.load(f)
-    if info.get("format") != STATE_FORMAT:
-        raise ValueError(f"{meta_path}: format {info.get('format')!r}, this trainer reads {STATE_FORMAT!r}")
+    if info.get("format") not in READS:
+        raise ValueError(f"{meta_path}: format {info.get('format')!r}, this trainer reads {' or '.join(READS)}")
     path = os.path.join(state_dir, info.get("file", "state.pt"))
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: missing (state.json names it)")
@@ -75,16 +96,18 @@ def load_state(state_dir):
         raise ValueError(f"{path}: sha256 {digest} does not match state.json ({info.get('sha256')}): "
                          "the file is damaged, a Git LFS pointer, or from another run")
     st = torch_load(path)
-    if st.get("format") != STATE_FORMAT:
-        raise ValueError(f"{path}: not a {STATE_FORMAT} file")
+    if st.get("format") not in READS:
+        raise ValueError(f"{path}: not a relay state file ({' or '.join(READS)})")
     ema = {k: v.float() if v.is_floating_point() else v for k, v in st["ema_fp16"].items()}
+    ema.update({k: v.dequantize() for k, v in st.get("ema_int8", {}).items()})
     delta = st.get("model_minus_ema_fp16")
     if delta is None:                   # an EMA-only state: the training weights restart at the EMA
         model = {k: v.clone() for k, v in ema.items()}
     else:
         model = {k: (ema[k] + v.float()) if v.is_floating_point() else v for k, v in delta.items()}
-    ck = {k: v for k, v in st.items() if k not in ("ema_fp16", "model_minus_ema_fp16")}
-    ck.update(format=CKPT_FORMAT, model=model, ema=ema, compact=True, ema_only=delta is None)
+    ck = {k: v for k, v in st.items() if k not in ("ema_fp16", "ema_int8", "model_minus_ema_fp16")}
+    ck.update(format=CKPT_FORMAT, model=model, ema=ema, compact=True, ema_only=delta is None,
+              ema_int8=bool(st.get("ema_int8")))
     return ck
 
 

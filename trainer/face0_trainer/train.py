@@ -547,7 +547,8 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
     if ck is not None:
         resumed_from = "checkpoint"
         if ck.get("compact"):
-            resumed_from = "relay state (EMA only)" if ck.get("ema_only") else "relay state"
+            resumed_from = "relay state" + {(0, 0): "", (1, 0): " (EMA only)", (1, 1): " (EMA only, int8)",
+                                            (0, 1): " (int8 EMA)"}[bool(ck.get("ema_only")), bool(ck.get("ema_int8"))]
     segment = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t_start)), "from_step": step,
                "from_images": images_done, "ranks": world, "machine": machine_description(device),
                "resumed_from": resumed_from,

@@ -8,9 +8,10 @@ import torch
 from face0_trainer.config import apply_overrides, get_config
 from face0_trainer.data import iter_shard, list_holdout_shards
 from face0_trainer.model import Face0Model
-from face0_trainer.relay import load_state, save_state
+from face0_trainer.export import sha256
+from face0_trainer.relay import load_state, quantize_int8, save_state
 from face0_trainer.schedule import Schedule
-from face0_trainer.train import train, load_checkpoint, lr_factor
+from face0_trainer.train import atomic_save, train, load_checkpoint, lr_factor, torch_load
 from face0_trainer.validate import FaceGain
 
 KW = dict(config="tiny", ckpt_every=0, sample_every=0, quiet=True, batch=4, num_workers=0)
@@ -284,3 +285,50 @@ def test_ema_only_state_is_half_the_bytes_and_restarts_the_weights_at_the_ema(sh
     assert r["step"] == 5
     seg = load_checkpoint(os.path.join(out, "ckpt.pt"))["segments"][-1]
     assert seg["resumed_from"] == "relay state (EMA only)" and seg["from_step"] == 3
+
+
+def test_int8_quantisation_error_is_within_half_a_step_of_each_channel():
+    torch.manual_seed(0)
+    w = torch.randn(16, 8, 3, 3) * torch.logspace(-3, 0, 16).reshape(16, 1, 1, 1)   # channels of very different size
+    q = quantize_int8(w)
+    err = (q.dequantize() - w).abs().reshape(16, -1).amax(1)
+    step = w.abs().reshape(16, -1).amax(1) / 127
+    assert torch.all(err <= step / 2 + 1e-7)
+    assert torch.all(err > 0)          # it does round: a test that an fp32 copy would fail
+
+
+def test_int8_ema_state_is_smaller_restores_a_close_ema_and_resumes(shards, tmp_path):
+    """`save-state --ema-only --ema-int8`: the EMA's matrices in int8. Its bytes fall below the fp16
+    EMA-only state's, the restored EMA is within a quantisation step of the checkpoint's, a resume runs
+    and says what it resumed from, and a format-1 state (before int8) is still read."""
+    run, fp16, q8 = str(tmp_path / "run"), str(tmp_path / "fp16"), str(tmp_path / "q8")
+    train(shards, run, stage="joint", steps=3, val_every=0, **KW)
+    ck = load_checkpoint(os.path.join(run, "ckpt.pt"))
+    a = save_state(os.path.join(run, "ckpt.pt"), fp16, ema_only=True)
+    b = save_state(os.path.join(run, "ckpt.pt"), q8, ema_only=True, ema_int8=True)
+    assert a["ema_int8"] == 0 and b["ema_int8"] > 0
+    assert b["bytes"] < 0.75 * a["bytes"]
+    st = load_state(q8)
+    assert set(st["ema"]) == set(ck["ema"])
+    changed = 0
+    for k, v in ck["ema"].items():
+        if not v.is_floating_point():
+            assert torch.equal(st["ema"][k], v)
+            continue
+        tol = v.abs().reshape(v.shape[0], -1).amax(1).max() / 254 + 1e-3 * v.abs().max() + 1e-6
+        assert (st["ema"][k] - v).abs().max() <= tol, k
+        changed += not torch.equal(st["ema"][k], v.half().float())
+    assert changed == b["ema_int8"]              # exactly the int8 tensors differ from an fp16 copy
+    out = str(tmp_path / "on-q8")
+    r = train(shards, out, steps=5, resume=True, state_dir=q8, val_every=0, **KW)
+    assert r["step"] == 5
+    assert load_checkpoint(os.path.join(out, "ckpt.pt"))["segments"][-1]["resumed_from"] == "relay state (EMA only, int8)"
+    # a state written before int8 (format 1, no ema_int8) still loads
+    old = torch_load(os.path.join(fp16, "state.pt"))
+    old["format"] = "face0-relay-state-1"
+    atomic_save(old, os.path.join(fp16, "state.pt"))
+    meta = json.load(open(os.path.join(fp16, "state.json")))
+    meta.update(format="face0-relay-state-1", sha256=sha256(os.path.join(fp16, "state.pt")))
+    json.dump(meta, open(os.path.join(fp16, "state.json"), "w"))
+    restored = load_state(fp16)["ema"]
+    assert all(torch.equal(restored[k], v.half().float() if v.is_floating_point() else v) for k, v in ck["ema"].items())
