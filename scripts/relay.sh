@@ -62,8 +62,11 @@ case "$cmd" in
     if [ -f "$RUN/ckpt.pt" ] || [ -f "$STATE/state.json" ]; then
       # this machine's settings, whatever the state's last segment used (the GPU machine: batch 256, in memory)
       args+=(--resume --state "$STATE" --set "train.batch=$BATCH" --set train.in_memory=false)
-      # a fresh run folder continues the state's learning curve (finish copies it back)
-      [ -f "$RUN/ckpt.pt" ] || [ ! -f "$STATE/metrics.jsonl" ] || cp "$STATE/metrics.jsonl" "$RUN/metrics.jsonl"
+      # a fresh run folder continues the state's learning curve (finish stores it back, gzipped since sitting 17)
+      if [ ! -f "$RUN/ckpt.pt" ]; then
+        if [ -f "$STATE/metrics.jsonl.gz" ]; then gzip -dc "$STATE/metrics.jsonl.gz" > "$RUN/metrics.jsonl"
+        elif [ -f "$STATE/metrics.jsonl" ]; then cp "$STATE/metrics.jsonl" "$RUN/metrics.jsonl"; fi
+      fi
     else
       echo "relay: no checkpoint and no state: a new run (config $CONFIG, stage $STAGE)"
       args+=(--config "$CONFIG" --stage "$STAGE")
@@ -102,7 +105,9 @@ case "$cmd" in
     # FACE0_STATE_FULL=1 keeps the training weights' difference as well (19 MB)
     ema_only=(--ema-only); [ "${FACE0_STATE_FULL:-0}" = 1 ] && ema_only=()
     "$PY" -m face0_trainer save-state --ckpt "$RUN/ckpt.pt" --out "$STATE" "${ema_only[@]}"
-    cp "$RUN/metrics.jsonl" "$STATE/metrics.jsonl"
+    # the learning curve gzipped: a quarter of the bytes of the relay's bounded history (-n: no name or time
+    # in the header, so an unchanged curve is an unchanged blob)
+    gzip -9 -n -c "$RUN/metrics.jsonl" > "$STATE/metrics.jsonl.gz" && rm -f "$STATE/metrics.jsonl"
     # FACE0_FACE_START(_RANDOM): the bundle's default face starts (manifest defaults.face_start and
     # defaults.face_start_random; docs/GENERATE.md)
     "$PY" -m face0_trainer export --ckpt "$RUN/ckpt.pt" --data "$DATA" --out "$BUNDLE" --name face0-64 \

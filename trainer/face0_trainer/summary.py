@@ -1,11 +1,17 @@
 """Markdown rows from runs' metrics.jsonl: the pilot table of RECIPES.md and the relay's learning curve."""
+import gzip
 import json
 import os
 import statistics
 
 
 def read_metrics(run):
-    with open(os.path.join(run, "metrics.jsonl"), encoding="utf-8") as f:
+    """A run folder's metrics.jsonl, or a relay state folder's metrics.jsonl.gz (the committed curve)."""
+    path = os.path.join(run, "metrics.jsonl")
+    if not os.path.exists(path) and os.path.exists(path + ".gz"):
+        with gzip.open(path + ".gz", "rt", encoding="utf-8") as f:
+            return [json.loads(x) for x in f if x.strip()]
+    with open(path, encoding="utf-8") as f:
         return [json.loads(x) for x in f if x.strip()]
 
 

@@ -205,6 +205,12 @@ def test_summary_lists_every_segment_of_a_relay_state(shards, tmp_path):
     assert len(rows) == 2 and "0 → 2" in rows[0] and "2 → 4" in rows[1] and "| 8 |" in rows[1]
     c = curve(out).splitlines()[2:]
     assert [r.split("|")[1].strip() for r in c] == ["2", "4"] and all(r.rstrip().endswith("% |") for r in c)
+    # the committed state keeps the curve gzipped (relay.sh finish): the same rows from it
+    import gzip
+    import shutil
+    with open(os.path.join(out, "metrics.jsonl"), "rb") as f, gzip.open(os.path.join(st, "metrics.jsonl.gz"), "wb") as g:
+        shutil.copyfileobj(f, g)
+    assert curve(st) == curve(out)
 
 
 def test_grown_model_keeps_its_function_then_trains_the_new_blocks(shards, tmp_path):
