@@ -11,11 +11,15 @@ again over `warmup` steps (trainer/RECIPES.md measures what that costs against a
 With `ema_only`, the difference is dropped too (half the bytes): the resumed run's training weights
 restart at the EMA. With `ema_int8`, the EMA's weight matrices are stored as int8 with one scale per
 output channel (torch's own quantised tensors, which torch.save keeps), vectors and small tensors in
-fp16: half the bytes again. The relay's history is bounded (400 MB, issue 10); RECIPES.md measures
+fp16: half the bytes again, at a cost RECIPES.md measures (sitting 17: +2 % held-out v-loss at the
+resume point, so the relay keeps fp16). With `xz`, the file is state.pt.xz (lzma, lossless: ~11 %
+fewer bytes of fp16 weights). The relay's history is bounded (400 MB, issue 10); RECIPES.md measures
 what each of these costs (sittings 14 and 17).
 A state.json beside it names the format and the sha256 of state.pt; resume refuses a mismatch.
 """
+import io
 import json
+import lzma
 import os
 
 import torch
@@ -40,13 +44,14 @@ def _int8_worthy(v):
     return v.is_floating_point() and v.dim() >= 2 and v.numel() >= INT8_MIN_NUMEL
 
 
-def save_state(ckpt_path, out_dir, reset_cooldown=False, ema_only=False, ema_int8=False):
+def save_state(ckpt_path, out_dir, reset_cooldown=False, ema_only=False, ema_int8=False, xz=False):
     """ckpt.pt -> out_dir/state.pt + state.json. Returns the state.json dict.
     reset_cooldown: the state goes on at the constant learning rate (cooldown_from and cooldown_steps
     0 in its config). An A/B arm that ends in a cooldown is saved from its last uncooled checkpoint,
     which still carries the arm's cooldown settings: the relay resumed from it would cool again.
     ema_only: no training weights (model - EMA); a resume starts them at the EMA.
-    ema_int8: the EMA's weight matrices in int8 (quantize_int8), the rest in fp16."""
+    ema_int8: the EMA's weight matrices in int8 (quantize_int8), the rest in fp16.
+    xz: write state.pt.xz (lzma) instead of state.pt; the other one, if the folder held it, is removed."""
     ck = load_checkpoint(ckpt_path)
     if reset_cooldown:
         tc = ck["config"]["train"]
@@ -63,9 +68,19 @@ def save_state(ckpt_path, out_dir, reset_cooldown=False, ema_only=False, ema_int
              **({} if delta is None else {"model_minus_ema_fp16": delta}),
              **{k: ck[k] for k in keep}, **extra}
     os.makedirs(out_dir, exist_ok=True)
-    path = os.path.join(out_dir, "state.pt")
-    atomic_save(state, path)
-    info = {"format": STATE_FORMAT, "file": "state.pt", "sha256": sha256(path), "bytes": os.path.getsize(path),
+    name, other = ("state.pt.xz", "state.pt") if xz else ("state.pt", "state.pt.xz")
+    path = os.path.join(out_dir, name)
+    if xz:
+        buf = io.BytesIO()
+        torch.save(state, buf)
+        with open(path + ".tmp", "wb") as f:
+            f.write(lzma.compress(buf.getvalue(), preset=9))
+        os.replace(path + ".tmp", path)
+    else:
+        atomic_save(state, path)
+    if os.path.exists(os.path.join(out_dir, other)):
+        os.remove(os.path.join(out_dir, other))
+    info = {"format": STATE_FORMAT, "file": name, "sha256": sha256(path), "bytes": os.path.getsize(path),
             "step": ck["step"], "images": ck["images"], "seconds": round(ck["seconds"], 1),
             "config": ck["config"]["name"], "stage": ck["stage"], "stages": ck["provenance"],
             "segments": ck.get("segments", []), "ema_only": bool(ema_only),
@@ -79,7 +94,7 @@ def save_state(ckpt_path, out_dir, reset_cooldown=False, ema_only=False, ema_int
 
 
 def load_state(state_dir):
-    """state_dir/state.pt, checked against state.json -> a checkpoint dict for train()'s resume,
+    """state_dir/state.pt (or state.pt.xz), checked against state.json -> a checkpoint dict for train()'s resume,
     without optimizer/scheduler (marked 'compact')."""
     meta_path = os.path.join(state_dir, "state.json")
     if not os.path.exists(meta_path):
@@ -95,7 +110,11 @@ def load_state(state_dir):
     if digest != info.get("sha256"):
         raise ValueError(f"{path}: sha256 {digest} does not match state.json ({info.get('sha256')}): "
                          "the file is damaged, a Git LFS pointer, or from another run")
-    st = torch_load(path)
+    if path.endswith(".xz"):
+        with lzma.open(path) as f:
+            st = torch_load(io.BytesIO(f.read()))
+    else:
+        st = torch_load(path)
     if st.get("format") not in READS:
         raise ValueError(f"{path}: not a relay state file ({' or '.join(READS)})")
     ema = {k: v.float() if v.is_floating_point() else v for k, v in st["ema_fp16"].items()}

@@ -167,7 +167,7 @@ def ema_update(ema, model, decay):
 
 
 def torch_load(path):
-    """torch.load of our own files (checkpoints, relay states): they hold RNG states and config dicts,
+    """torch.load of our own files (checkpoints, relay states; a path or a file object): they hold RNG states and config dicts,
     so torch 2's weights_only default would refuse them. Files pickled under NumPy 2 (the GPU machine's)
     name the module numpy._core, which NumPy 1 (Debian's, here) calls numpy.core: alias it for the load."""
     kw = {"weights_only": False} if "weights_only" in inspect.signature(torch.load).parameters else {}

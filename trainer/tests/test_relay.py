@@ -338,3 +338,28 @@ def test_int8_ema_state_is_smaller_restores_a_close_ema_and_resumes(shards, tmp_
     json.dump(meta, open(os.path.join(fp16, "state.json"), "w"))
     restored = load_state(fp16)["ema"]
     assert all(torch.equal(restored[k], v.half().float() if v.is_floating_point() else v) for k, v in ck["ema"].items())
+
+
+def test_xz_state_is_smaller_and_resumes_exactly_like_the_plain_one(shards, tmp_path):
+    """`save-state --xz`: the same state, lzma-compressed (lossless): fewer bytes, the same tensors, and
+    saving the other way into the same folder leaves one state file, the one state.json names."""
+    run, plain, packed = str(tmp_path / "run"), str(tmp_path / "plain"), str(tmp_path / "xz")
+    train(shards, run, stage="joint", steps=3, val_every=0, **KW)
+    a = save_state(os.path.join(run, "ckpt.pt"), plain, ema_only=True)
+    b = save_state(os.path.join(run, "ckpt.pt"), packed, ema_only=True, xz=True)
+    assert b["file"] == "state.pt.xz" and b["bytes"] < a["bytes"]
+    sa, sb = load_state(plain), load_state(packed)
+    assert all(torch.equal(sa["ema"][k], sb["ema"][k]) for k in sa["ema"])
+    assert sa["rng"][0]["torch"].equal(sb["rng"][0]["torch"]) and sa["data"] == sb["data"]
+    save_state(os.path.join(run, "ckpt.pt"), packed, ema_only=True)         # back to plain: the .xz goes
+    assert sorted(os.listdir(packed)) == ["state.json", "state.pt"]
+    save_state(os.path.join(run, "ckpt.pt"), packed, ema_only=True, xz=True)
+    assert sorted(os.listdir(packed)) == ["state.json", "state.pt.xz"]
+    with open(os.path.join(packed, "state.pt.xz"), "r+b") as f:            # damaged: refused by its sha256
+        f.seek(100)
+        f.write(b"\x00\x01\x02")
+    with pytest.raises(ValueError, match="sha256"):
+        load_state(packed)
+    save_state(os.path.join(run, "ckpt.pt"), packed, ema_only=True, xz=True)
+    out = str(tmp_path / "on-xz")
+    assert train(shards, out, steps=5, resume=True, state_dir=packed, val_every=0, **KW)["step"] == 5
