@@ -13,8 +13,9 @@
 # device returns at most 8 files of at most 16 MiB) with its state.json, plus metrics.jsonl and the log.
 # `receive` joins the parts into work/gpu/last and work/gpu/best (sha256 checked against state.json),
 # exports one of them (PICK) to work/gpu/bundle and measures the face gain of both on the real held-out
-# shards next to the relay's own state. A GPU state becomes the relay (cp work/gpu/PICK/state.*
-# relay/face0-cpu/, its metrics appended to the relay's) only if it measures better.
+# shards next to the relay's own state. A GPU state becomes the relay (rm relay/face0-cpu/state.pt*, then
+# cp work/gpu/PICK/state.* relay/face0-cpu/, its metrics appended to the relay's metrics.jsonl.gz with
+# `gzip -9 -n`) only if it measures better.
 #
 # Settings (environment): PACK, OUT, TRAIN_SECONDS (400), FROM (relay/face0-cpu | scratch),
 # CONFIG (scratch only; cpu), BATCH (256), VAL_EVERY (500), VAL_SAMPLES (256), SET (more train.*
