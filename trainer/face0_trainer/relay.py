@@ -15,7 +15,7 @@ fp16: half the bytes again, at a cost RECIPES.md measures (sitting 17: +2 % held
 resume point, so the relay keeps fp16). With `xz`, the file is state.pt.xz (lzma, lossless: ~11 %
 fewer bytes of fp16 weights). The relay's history is bounded (400 MB, issue 10); RECIPES.md measures
 what each of these costs (sittings 14 and 17).
-A state.json beside it names the format and the sha256 of state.pt; resume refuses a mismatch.
+A state.json beside it names the format, the state file and its sha256; resume refuses a mismatch.
 """
 import io
 import json
@@ -59,7 +59,10 @@ def save_state(ckpt_path, out_dir, reset_cooldown=False, ema_only=False, ema_int
     q8 = {k for k, v in ck["ema"].items() if ema_int8 and _int8_worthy(v)}
     ema = {k: v.half() if v.is_floating_point() else v for k, v in ck["ema"].items() if k not in q8}
     ema8 = {k: quantize_int8(ck["ema"][k]) for k in q8}
-    delta = None if ema_only else {k: (v.float() - ck["ema"][k].float()).half() if v.is_floating_point() else v
+    # the difference from the EMA as it will be restored (dequantised where int8), so that EMA + difference
+    # gives back the training weights to fp16 precision either way
+    restored = {k: ema8[k].dequantize() if k in q8 else v.float() for k, v in ck["ema"].items() if v.is_floating_point()}
+    delta = None if ema_only else {k: (v.float() - restored[k]).half() if v.is_floating_point() else v
                                    for k, v in ck["model"].items()}
     keep = ("config", "tokenizer", "stage", "step", "rng", "data", "seconds", "images",
             "sample_embeddings", "history", "provenance")

@@ -329,6 +329,13 @@ def test_int8_ema_state_is_smaller_restores_a_close_ema_and_resumes(shards, tmp_
     r = train(shards, out, steps=5, resume=True, state_dir=q8, val_every=0, **KW)
     assert r["step"] == 5
     assert load_checkpoint(os.path.join(out, "ckpt.pt"))["segments"][-1]["resumed_from"] == "relay state (EMA only, int8)"
+    # with the training weights' difference as well, the weights come back to fp16 precision, not int8's
+    full = str(tmp_path / "q8-full")
+    save_state(os.path.join(run, "ckpt.pt"), full, ema_int8=True)
+    model = load_state(full)["model"]
+    for k, v in ck["model"].items():
+        if v.is_floating_point():
+            assert (model[k] - v).abs().max() <= 2e-3 * v.abs().max() + 1e-5, k
     # a state written before int8 (format 1, no ema_int8) still loads
     old = torch_load(os.path.join(fp16, "state.pt"))
     old["format"] = "face0-relay-state-1"
