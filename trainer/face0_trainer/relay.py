@@ -59,11 +59,13 @@ def save_state(ckpt_path, out_dir, reset_cooldown=False, ema_only=False, ema_int
     q8 = {k for k, v in ck["ema"].items() if ema_int8 and _int8_worthy(v)}
     ema = {k: v.half() if v.is_floating_point() else v for k, v in ck["ema"].items() if k not in q8}
     ema8 = {k: quantize_int8(ck["ema"][k]) for k in q8}
-    # the difference from the EMA as it will be restored (dequantised where int8), so that EMA + difference
-    # gives back the training weights to fp16 precision either way
-    restored = {k: ema8[k].dequantize() if k in q8 else v.float() for k, v in ck["ema"].items() if v.is_floating_point()}
-    delta = None if ema_only else {k: (v.float() - restored[k]).half() if v.is_floating_point() else v
-                                   for k, v in ck["model"].items()}
+    delta = None
+    if not ema_only:
+        # the difference from the EMA as it will be restored (dequantised where int8), so that EMA + difference
+        # gives back the training weights to fp16 precision either way
+        restored = {k: ema8[k].dequantize() if k in q8 else v.float() for k, v in ck["ema"].items()
+                    if v.is_floating_point()}
+        delta = {k: (v.float() - restored[k]).half() if v.is_floating_point() else v for k, v in ck["model"].items()}
     keep = ("config", "tokenizer", "stage", "step", "rng", "data", "seconds", "images",
             "sample_embeddings", "history", "provenance")
     extra = {k: ck[k] for k in ("segments",) if k in ck}
@@ -81,8 +83,6 @@ def save_state(ckpt_path, out_dir, reset_cooldown=False, ema_only=False, ema_int
         os.replace(path + ".tmp", path)
     else:
         atomic_save(state, path)
-    if os.path.exists(os.path.join(out_dir, other)):
-        os.remove(os.path.join(out_dir, other))
     info = {"format": STATE_FORMAT, "file": name, "sha256": sha256(path), "bytes": os.path.getsize(path),
             "step": ck["step"], "images": ck["images"], "seconds": round(ck["seconds"], 1),
             "config": ck["config"]["name"], "stage": ck["stage"], "stages": ck["provenance"],
@@ -93,6 +93,9 @@ def save_state(ckpt_path, out_dir, reset_cooldown=False, ema_only=False, ema_int
         json.dump(info, f, indent=1)
         f.write("\n")
     os.replace(tmp, os.path.join(out_dir, "state.json"))
+    # only now that state.json names the new file: a crash before this leaves the old pair readable
+    if os.path.exists(os.path.join(out_dir, other)):
+        os.remove(os.path.join(out_dir, other))
     return info
 
 

@@ -7,11 +7,10 @@ import statistics
 
 def read_metrics(run):
     """A run folder's metrics.jsonl, or a relay state folder's metrics.jsonl.gz (the committed curve)."""
-    path = os.path.join(run, "metrics.jsonl")
+    path, opener = os.path.join(run, "metrics.jsonl"), open
     if not os.path.exists(path) and os.path.exists(path + ".gz"):
-        with gzip.open(path + ".gz", "rt", encoding="utf-8") as f:
-            return [json.loads(x) for x in f if x.strip()]
-    with open(path, encoding="utf-8") as f:
+        path, opener = path + ".gz", gzip.open
+    with opener(path, "rt", encoding="utf-8") as f:
         return [json.loads(x) for x in f if x.strip()]
 
 

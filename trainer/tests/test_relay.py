@@ -1,6 +1,8 @@
 """Joint stage, face gain on the held-out shards, config overrides and the relay's compact state."""
+import gzip
 import json
 import os
+import shutil
 
 import pytest
 import torch
@@ -206,8 +208,6 @@ def test_summary_lists_every_segment_of_a_relay_state(shards, tmp_path):
     c = curve(out).splitlines()[2:]
     assert [r.split("|")[1].strip() for r in c] == ["2", "4"] and all(r.rstrip().endswith("% |") for r in c)
     # the committed state keeps the curve gzipped (relay.sh finish): the same rows from it
-    import gzip
-    import shutil
     with open(os.path.join(out, "metrics.jsonl"), "rb") as f, gzip.open(os.path.join(st, "metrics.jsonl.gz"), "wb") as g:
         shutil.copyfileobj(f, g)
     assert curve(st) == curve(out)
