@@ -100,3 +100,46 @@ export function combineGuidance(pred: Float32Array, weights: readonly number[], 
   }
   return out;
 }
+
+/** The largest guidance rescale φ (a mix weight). */
+export const MAX_GUIDANCE_RESCALE = 1;
+
+/**
+ * Guidance rescale (Lin et al. 2024, "Common Diffusion Noise Schedules and Sample Steps Are Flawed",
+ * §3.4; diffusers' `guidance_rescale`). Large guidance scales push the guided prediction's spread far
+ * past the conditional prediction's: over-exposed, dark, contrasty pictures. Per image, the guided
+ * prediction is scaled to the standard deviation of the fully conditioned branch and mixed back:
+ *
+ *   ε̂' = φ·ε̂·σ(ε_cond)/σ(ε̂) + (1 − φ)·ε̂
+ *
+ * ε_cond is the plan's last branch (every plan lists its most conditioned branch last: text_face,
+ * face or text). `guided` (count images) is changed in place; `pred` is the branch-major batch of
+ * `branches` × count images it was combined from. φ = 0 or a one-branch plan leaves it as it is.
+ */
+export function rescaleGuidance(guided: Float32Array, pred: Float32Array, branches: number, count: number, phi: number): Float32Array {
+  if (!(phi >= 0 && phi <= MAX_GUIDANCE_RESCALE)) throw new Error(`guidance rescale must be in [0, ${MAX_GUIDANCE_RESCALE}], got ${phi}`);
+  if (phi === 0 || branches < 2) return guided;
+  const n = guided.length;
+  if (pred.length !== n * branches) throw new Error(`guidance rescale: prediction has ${pred.length} values, expected ${branches} branches × ${n}`);
+  if (!Number.isInteger(count) || count < 1 || n % count !== 0) throw new Error(`guidance rescale: ${n} values are not ${count} images`);
+  const px = n / count;
+  const cond = (branches - 1) * n;
+  for (let i = 0; i < count; i++) {
+    const o = i * px;
+    const sg = std(guided, o, px);
+    if (!(sg > 0)) continue; // a constant prediction has no spread to rescale
+    const f = phi * (std(pred, cond + o, px) / sg) + (1 - phi);
+    for (let k = o; k < o + px; k++) guided[k] *= f;
+  }
+  return guided;
+}
+
+/** Standard deviation (population) of a[off .. off+len), accumulated in float64. */
+function std(a: Float32Array, off: number, len: number): number {
+  let s = 0;
+  for (let k = off; k < off + len; k++) s += a[k];
+  const mean = s / len;
+  let v = 0;
+  for (let k = off; k < off + len; k++) v += (a[k] - mean) ** 2;
+  return Math.sqrt(v / len);
+}

@@ -80,6 +80,8 @@ export interface EvalSetup {
   /** the bundle's default face starts: photo embeddings, and the random identities (characters) */
   faceStart: number;
   faceStartRandom: number;
+  /** the bundle's default guidance rescale (0 = off); every generation uses it */
+  guidanceRescale: number;
 }
 
 export interface EvalContext extends EvalSetup {

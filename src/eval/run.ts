@@ -70,6 +70,7 @@ async function loadNetworks(inputs: Inputs): Promise<EvalSetup> {
     ...inputs, judges, nets, pipe, classifier, classifierError,
     steps: o.steps ?? (quick ? Math.min(4, m.defaults.steps) : m.defaults.steps),
     faceScale: m.defaults.face_scale, textScale: m.defaults.text_scale, faceStart: defaultFaceStart(m.defaults, 'face'), faceStartRandom: defaultFaceStart(m.defaults, 'random'),
+    guidanceRescale: m.defaults.guidance_rescale ?? 0,
   };
 }
 

@@ -3,7 +3,7 @@
 // field the contract lists is required unless the contract marks it optional.
 import { z } from 'zod';
 import { SAMPLERS } from '../diffusion/samplers.js';
-import { MAX_FACE_START } from '../diffusion/guidance.js';
+import { MAX_FACE_START, MAX_GUIDANCE_RESCALE } from '../diffusion/guidance.js';
 
 const posInt = z.number().int().positive();
 const nonNegInt = z.number().int().nonnegative();
@@ -77,6 +77,8 @@ export const manifestSchema = z
       face_start: z.number().min(0).max(MAX_FACE_START).optional(),
       /** Extension (optional): the face start for random identities; absent = face_start (GENERATE.md). */
       face_start_random: z.number().min(0).max(MAX_FACE_START).optional(),
+      /** Extension (optional): guidance rescale φ (GENERATE.md); absent = 0, off. */
+      guidance_rescale: z.number().min(0).max(MAX_GUIDANCE_RESCALE).optional(),
     }),
   })
   .superRefine((m, ctx) => {

@@ -13,7 +13,7 @@
 import { Rng } from '../diffusion/rng.js';
 import { makeTimesteps, TIMESTEP_SPACINGS, type TimestepSpacing } from '../diffusion/schedule.js';
 import { sample, SAMPLERS, type SamplerName } from '../diffusion/samplers.js';
-import { combineGuidance, faceStartStep, MAX_FACE_START, planGuidance, type Branch, type GuidancePlan } from '../diffusion/guidance.js';
+import { combineGuidance, faceStartStep, MAX_FACE_START, MAX_GUIDANCE_RESCALE, planGuidance, rescaleGuidance, type Branch, type GuidancePlan } from '../diffusion/guidance.js';
 import { checkEmbedder, checkEmbeddingDim, sha256Hex, type Bundle } from '../model/bundle-load.js';
 import type { OrtModelSessions } from '../model/ort-sessions.js';
 import { meanEmbedding, mixEmbeddings } from '../identity/mean.js';
@@ -265,6 +265,7 @@ class Face0Pipeline implements Pipeline {
     const eta = o.eta ?? d.eta ?? 0;
     const textScale = o.textScale ?? d.text_scale;
     const faceScale = o.faceScale ?? d.face_scale;
+    const guidanceRescale = o.guidanceRescale ?? d.guidance_rescale ?? 0;
     const spacing: TimestepSpacing = o.timestepSpacing ?? d.timestep_spacing ?? m.schedule.timestep_spacing ?? 'linspace';
     const count = o.count ?? 1;
     const seed = o.seed ?? randomSeed();
@@ -274,6 +275,7 @@ class Face0Pipeline implements Pipeline {
     if (eta > 0 && sampler !== 'ddim') throw new Error(`eta applies to the ddim sampler only (sampler is ${sampler})`);
     checkRange('text scale', textScale, 0, 50);
     checkRange('face scale', faceScale, 0, 50);
+    checkRange('guidance rescale', guidanceRescale, 0, MAX_GUIDANCE_RESCALE);
     if (o.faceStart !== undefined) checkRange('face start', o.faceStart, 0, MAX_FACE_START);
     checkRange('count', count, 1, MAX_COUNT, true);
     checkRange('seed', seed, 0, MAX_SEED, true);
@@ -342,7 +344,7 @@ class Face0Pipeline implements Pipeline {
       for (let k = 0; k < b.p.branches.length; k++) b.x.set(xt, k * count * px);
       b.t.fill(t);
       const pred = await s.unet(b.x, b.t, b.ctx, b.n);
-      return combineGuidance(pred, b.p.weights, guided);
+      return rescaleGuidance(combineGuidance(pred, b.p.weights, guided), pred, b.p.branches.length, count, guidanceRescale);
     };
     await sample(sampler, x, denoise, {
       schedule: this.bundle.schedule,
@@ -384,6 +386,7 @@ class Face0Pipeline implements Pipeline {
       text_scale: textScale,
       face_scale: faceScale,
       face_start: faceStart,
+      guidance_rescale: guidanceRescale,
       timestep_spacing: spacing,
       timesteps,
       guidance: { mode: plan.mode, branches: plan.branches, weights: plan.weights, ...(facePhase > 0 ? { face_from_step: facePhase, early: { mode: early.mode, branches: early.branches, weights: early.weights } } : {}) },

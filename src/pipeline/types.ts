@@ -46,6 +46,9 @@ export interface GenerateOptions {
   /** Fraction of the steps, noisiest first, sampled without the face (text-only guidance) before
    *  the face joins: the prompt then sets the coarse picture. 0 (default): the face at every step. */
   faceStart?: number;
+  /** Guidance rescale φ in [0, 1] (src/diffusion/guidance.ts): the guided prediction's spread pulled
+   *  towards the conditional one's, against the dark, contrasty pictures of large scales. 0: off. */
+  guidanceRescale?: number;
   timestepSpacing?: TimestepSpacing;
   /** Seed of image 0; image i uses seed + i. Random when omitted (recorded in metadata). */
   seed?: number;
@@ -93,6 +96,7 @@ export interface GenerateMetadata {
   text_scale: number;
   face_scale: number;
   face_start: number;
+  guidance_rescale: number;
   timestep_spacing: TimestepSpacing;
   timesteps: number[];
   /** early: the text-only plan of the steps before face_from_step (present when face_start > 0 moved it). */

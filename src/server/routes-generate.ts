@@ -21,6 +21,7 @@ type Params = {
   text_scale?: number;
   face_scale?: number;
   face_start?: number;
+  guidance_rescale?: number;
   seed?: number;
   count?: number;
   face_index?: number;
@@ -32,7 +33,7 @@ type Params = {
   mix_method?: 'linear' | 'slerp';
 };
 
-const NUMERIC_FIELDS = new Set(['steps', 'eta', 'text_scale', 'face_scale', 'seed', 'count', 'face_index', 'random_identity']);
+const NUMERIC_FIELDS = new Set(['steps', 'eta', 'text_scale', 'face_scale', 'face_start', 'guidance_rescale', 'seed', 'count', 'face_index', 'random_identity']);
 const JSON_FIELDS = new Set(['attributes']);
 
 function wantsSse(req: FastifyRequest): boolean {
@@ -83,6 +84,7 @@ function buildOptions(p: Params, files: UploadedFile[], bundle: Pipeline['bundle
     textScale: p.text_scale,
     faceScale: p.face_scale,
     faceStart: p.face_start,
+    guidanceRescale: p.guidance_rescale,
     seed: p.seed,
     count,
     faceIndex: p.face_index,
@@ -131,7 +133,7 @@ export function registerGenerate(app: FastifyInstance, ctx: ServerContext): void
         summary: 'generate images of a face (photo, embedding, random identity or mix) in a prompt',
         description:
           'JSON body (below) or multipart/form-data with one or more `face` image parts (several photos of one person are averaged) and text fields ' +
-          'prompt, steps, sampler, eta, timestep_spacing, text_scale, face_scale, face_start, seed, count, face_index, random_identity, attributes (JSON). ' +
+          'prompt, steps, sampler, eta, timestep_spacing, text_scale, face_scale, face_start, guidance_rescale, seed, count, face_index, random_identity, attributes (JSON). ' +
           'With `Accept: text/event-stream` the answer is server-sent events: `queued`, `started`, `progress` ({step, total}) per sampler step, then `result` (the JSON answer) or `error` ({status, error}).',
         body: { content: { 'application/json': { schema: generateJsonBody } } },
         consumes: ['application/json', 'multipart/form-data'],

@@ -1,5 +1,5 @@
 // JSON schemas of the HTTP API (validated by Fastify's ajv, published by @fastify/swagger).
-import { MAX_FACE_START } from '../diffusion/guidance.js';
+import { MAX_FACE_START, MAX_GUIDANCE_RESCALE } from '../diffusion/guidance.js';
 import { SAMPLERS } from '../diffusion/samplers.js';
 import { TIMESTEP_SPACINGS } from '../diffusion/schedule.js';
 
@@ -40,6 +40,7 @@ export const generateParamProps = {
   text_scale: { type: 'number', minimum: LIMITS.scale[0], maximum: LIMITS.scale[1] },
   face_scale: { type: 'number', minimum: LIMITS.scale[0], maximum: LIMITS.scale[1] },
   face_start: { type: 'number', minimum: 0, maximum: MAX_FACE_START, description: 'fraction of the steps, noisiest first, sampled before the face joins' },
+  guidance_rescale: { type: 'number', minimum: 0, maximum: MAX_GUIDANCE_RESCALE, description: 'guidance rescale (0 = off): the guided prediction\'s spread pulled towards the conditional one\'s' },
   seed: { ...seed, description: 'seed of image 0; image i uses seed + i' },
   count: { type: 'integer', minimum: LIMITS.count[0], maximum: LIMITS.count[1] },
   face_index: { type: 'integer', minimum: 0, maximum: LIMITS.faceIndex, description: 'which face of the photo (0 = largest)' },

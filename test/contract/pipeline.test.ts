@@ -163,6 +163,30 @@ test('face start: the noisiest steps follow the text alone, then the face joins'
   }
 });
 
+test('guidance rescale: 0 is the plain guidance, φ changes the picture, a manifest default applies and the option overrides it', async () => {
+  const o = { ...fast, face: Buffer.from('photo-1'), seed: 21, textScale: 6, faceScale: 4 };
+  const plain = await p.generate(o);
+  assert.equal(plain.metadata.guidance_rescale, 0);
+  assert.ok(plain.images[0].png.equals((await p.generate({ ...o, guidanceRescale: 0 })).images[0].png), 'φ 0 is off');
+  const resc = await p.generate({ ...o, guidanceRescale: 0.7 });
+  assert.equal(resc.metadata.guidance_rescale, 0.7);
+  assert.ok(!resc.images[0].png.equals(plain.images[0].png), 'φ 0.7 must change the picture');
+  const dir = mkdtempSync(join(tmpdir(), 'face0-rescale-'));
+  cpSync(TINY_BUNDLE, dir, { recursive: true });
+  const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+  m.defaults.guidance_rescale = 0.7;
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(m));
+  const q = await createPipeline({ bundleDir: dir, threads: 2, faceAnalyzer: fakeAnalyzer(), warmup: false });
+  try {
+    const byDefault = await q.generate(o);
+    assert.equal(byDefault.metadata.guidance_rescale, 0.7);
+    assert.ok(byDefault.images[0].png.equals(resc.images[0].png));
+    assert.ok((await q.generate({ ...o, guidanceRescale: 0 })).images[0].png.equals(plain.images[0].png), 'the option overrides');
+  } finally {
+    await q.close();
+  }
+});
+
 test('bad inputs give clear errors', async () => {
   const cases: [object, RegExp][] = [
     [{ steps: 0 }, /steps must be an integer in \[1, 1000\], got 0/],
@@ -171,6 +195,7 @@ test('bad inputs give clear errors', async () => {
     [{ faceScale: NaN }, /face scale/],
     [{ faceStart: 1 }, /face start must be a number in \[0, 0.99\], got 1/],
     [{ faceStart: -0.1 }, /face start must be a number/],
+    [{ guidanceRescale: 1.2 }, /guidance rescale must be a number in \[0, 1\], got 1.2/],
     [{ count: 0 }, /count must be an integer in \[1, 64\]/],
     [{ seed: -3 }, /seed must be an integer/],
     [{ eta: 2, sampler: 'ddim' }, /eta must be a number in \[0, 1\]/],

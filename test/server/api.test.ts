@@ -190,6 +190,15 @@ describe('POST /v1/generate', () => {
     err(await genForm([imagePart(facePhoto()), { name: 'random_identity', value: '3' }]), 400, 'invalid_request');
   });
 
+  test('multipart: numeric text fields arrive as numbers (face start, guidance rescale, scales)', async () => {
+    const r = await genForm([{ name: 'prompt', value: 'a photo of a person' }, { name: 'random_identity', value: '3' }, { name: 'steps', value: '2' },
+      { name: 'text_scale', value: '6' }, { name: 'face_scale', value: '4' }, { name: 'face_start', value: '0.5' }, { name: 'guidance_rescale', value: '0.7' }]);
+    assert.equal(r.statusCode, 200, r.body.slice(0, 300));
+    const meta = JSON.parse(r.body).metadata;
+    assert.deepEqual([meta.text_scale, meta.face_scale, meta.face_start, meta.guidance_rescale], [6, 4, 0.5, 0.7]);
+    err(await genForm([{ name: 'random_identity', value: '3' }, { name: 'guidance_rescale', value: '2' }]), 400, 'invalid_request');
+  });
+
   test('multipart face photo: generates when the bundle takes this analyzer, else 400 embedder_mismatch', { skip: !HAVE_DATA && 'no ../shared/data' }, async () => {
     const b = JSON.parse((await server.app.inject({ url: '/v1/bundle' })).body);
     const r = await genForm([imagePart(facePhoto()), { name: 'prompt', value: 'a photo of a person' }, { name: 'steps', value: '1' }, { name: 'seed', value: '5' }]);

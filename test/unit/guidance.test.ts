@@ -93,3 +93,33 @@ test('face start: the first face step is the fraction of the steps, rounded, nev
   assert.equal(faceStartStep(0.5, 20, planGuidance({ hasText: true, hasFace: false, textScale: 6, faceScale: 4 })), 0);
   assert.equal(faceStartStep(0.5, 20, planGuidance({ hasText: false, hasFace: true, textScale: 6, faceScale: 4 })), 10);
 });
+
+test('guidance rescale: φ = 1 gives each image the conditional branch\'s spread, φ mixes linearly, 0 is off', async () => {
+  const { rescaleGuidance } = await import('../../src/diffusion/guidance.js');
+  const plan = planGuidance({ hasText: true, hasFace: true, textScale: 6, faceScale: 4 });
+  const count = 2, px = 50, n = count * px;
+  const pred = Float32Array.from({ length: 3 * n }, (_, i) => Math.sin(i * 0.37) * (1 + (i % 7) / 3));
+  const sd = (a: Float32Array, o: number) => {
+    const v = Array.from(a.subarray(o, o + px));
+    const m = v.reduce((s, x) => s + x, 0) / px;
+    return Math.sqrt(v.reduce((s, x) => s + (x - m) ** 2, 0) / px);
+  };
+  const guided = combineGuidance(pred, plan.weights, new Float32Array(n));
+  const off = rescaleGuidance(guided.slice(), pred, 3, count, 0);
+  assert.deepEqual(off, guided);
+  const full = rescaleGuidance(guided.slice(), pred, 3, count, 1);
+  const half = rescaleGuidance(guided.slice(), pred, 3, count, 0.5);
+  for (let i = 0; i < count; i++) {
+    // the guided spread is far wider than the conditional branch's (text_face, the last), and φ = 1 matches it
+    assert.ok(sd(guided, i * px) > 2 * sd(pred, 2 * n + i * px));
+    close(sd(full, i * px), sd(pred, 2 * n + i * px), 1e-5);
+    for (let k = i * px; k < (i + 1) * px; k++) close(half[k], 0.5 * full[k] + 0.5 * guided[k], 1e-5);
+  }
+  // images are rescaled each by its own spread: scaling image 1's branches leaves image 0 as it was
+  const pred2 = pred.slice();
+  for (let b = 0; b < 3; b++) for (let k = b * n + px; k < b * n + 2 * px; k++) pred2[k] *= 10;
+  const full2 = rescaleGuidance(combineGuidance(pred2, plan.weights, new Float32Array(n)), pred2, 3, count, 1);
+  for (let k = 0; k < px; k++) close(full2[k], full[k], 1e-5);
+  assert.throws(() => rescaleGuidance(guided.slice(), pred, 3, count, 1.5), /guidance rescale must be in \[0, 1\]/);
+  assert.throws(() => rescaleGuidance(guided.slice(), pred, 2, count, 0.7), /expected 2 branches/);
+});

@@ -43,6 +43,7 @@ test('wrong values are reported with their field', () => {
     [(m) => (m.defaults.sampler = 'plms'), /"defaults\.sampler"/],
     [(m) => (m.defaults.face_start = 0.995), /"defaults\.face_start"/], // past the pipeline's bound: refused at load, not at generate
     [(m) => (m.defaults.face_start_random = -0.1), /"defaults\.face_start_random"/],
+    [(m) => (m.defaults.guidance_rescale = 1.5), /"defaults\.guidance_rescale"/],
     [(m) => (m.image.resolution = -8), /"image\.resolution"/],
   ];
   for (const [mutate, re] of cases) {

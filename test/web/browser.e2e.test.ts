@@ -89,7 +89,7 @@ test('build-web site in Chromium: window.face0 matches face0 generate at the sam
   assert.equal(meanAbsDiff(b0, again), 0, 'the same seed in the browser twice gives the same pixels');
 
   // the same defaults as the CLI, and the photo went through face analysis
-  for (const k of ['steps', 'sampler', 'text_scale', 'face_scale', 'face_start', 'timestep_spacing', 'seeds'] as const) {
+  for (const k of ['steps', 'sampler', 'text_scale', 'face_scale', 'face_start', 'guidance_rescale', 'timestep_spacing', 'seeds'] as const) {
     assert.deepEqual((r.metadata as Record<string, unknown>)[k], k === 'seeds' ? [SEED] : nodeSide[k], k);
   }
   assert.equal((r.metadata.identity as { source: string }).source, 'face');

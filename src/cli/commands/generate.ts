@@ -27,6 +27,7 @@ interface Flags {
   textScale?: number;
   faceScale?: number;
   faceStart?: number;
+  guidanceRescale?: number;
   steps?: number;
   sampler?: SamplerName;
   spacing?: TimestepSpacing;
@@ -56,6 +57,7 @@ export function register(program: Command): void {
     .option('--text-scale <s>', 'text guidance scale (default: the bundle\'s)', numberOption)
     .option('--face-scale <s>', 'face guidance scale; 0 turns the face off (default: the bundle\'s)', numberOption)
     .option('--face-start <f>', 'fraction of the steps, noisiest first, sampled before the face joins (default: the bundle\'s, else 0)', numberOption)
+    .option('--guidance-rescale <phi>', 'guidance rescale 0..1 against dark, contrasty pictures at large scales (default: the bundle\'s, else 0)', numberOption)
     .option('--steps <n>', 'sampling steps (default: the bundle\'s)', intOption)
     .addOption(new Option('--sampler <name>', 'sampler (default: the bundle\'s)').choices([...SAMPLERS]))
     .addOption(new Option('--spacing <name>', 'timestep spacing (default: linspace, as the trainer\'s reference sampler)').choices([...TIMESTEP_SPACINGS]))
@@ -75,7 +77,7 @@ export function register(program: Command): void {
       if (f.mix) opts.mix = parseMix(f.mix);
       const attributes = parseAttributes(f.attr);
       if (Object.keys(attributes).length) opts.attributes = attributes;
-      for (const k of ['textScale', 'faceScale', 'faceStart', 'steps', 'sampler', 'seed', 'eta'] as const) {
+      for (const k of ['textScale', 'faceScale', 'faceStart', 'guidanceRescale', 'steps', 'sampler', 'seed', 'eta'] as const) {
         if (f[k] !== undefined) (opts as unknown as Record<string, unknown>)[k] = f[k];
       }
       if (f.spacing) opts.timestepSpacing = f.spacing;

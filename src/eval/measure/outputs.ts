@@ -44,7 +44,7 @@ export async function writeOutputs(ctx: EvalContext, r: Measurements, t0: number
     created: new Date().toISOString(),
     bundle: { dir: resolve(o.bundleDir), name: m.name, manifest_sha256: await sha256File(manifestPath), unet_sha256: existsSync(unetPath) ? await sha256File(unetPath) : null },
     data: { dir: resolve(o.dataDir), holdout: o.holdoutFile ? resolve(o.holdoutFile) : null, identities: people.map((p) => p.id), per_identity: r.perId, real_photo_face_rate: round(r.real.realFaceRate, 3) },
-    settings: { seed: ctx.seed, steps: ctx.steps, quick: ctx.quick, characters: ctx.characters, face_scale: ctx.faceScale, text_scale: ctx.textScale, face_start: ctx.faceStart, face_start_random: ctx.faceStartRandom, bootstrap: ctx.B, prompts_file: resolve(ctx.promptsFile), upscale_for_detection: 256 },
+    settings: { seed: ctx.seed, steps: ctx.steps, quick: ctx.quick, characters: ctx.characters, face_scale: ctx.faceScale, text_scale: ctx.textScale, face_start: ctx.faceStart, face_start_random: ctx.faceStartRandom, guidance_rescale: ctx.guidanceRescale, bootstrap: ctx.B, prompts_file: resolve(ctx.promptsFile), upscale_for_detection: 256 },
     networks: {
       eval: judges.evalNet ? { id: judges.evalNet.id, credit: judges.evalNet.spec.credit, independent_of_conditioning: true } : null,
       eval_unavailable: judges.evalNet ? null : judges.evalNetError,
