@@ -7,7 +7,8 @@
 #   bash scripts/relay.sh stop              ~20 minutes before the sitting ends: SIGTERM (the run checkpoints)
 #   bash scripts/relay.sh finish            compact state (EMA only, xz) -> relay/face0-cpu (committed), bundle -> models/face0-64
 #                                           (FACE0_FACE_START=F: the bundle's default face start;
-#                                            FACE0_FACE_START_RANDOM=F: random identities' own)
+#                                            FACE0_FACE_START_RANDOM=F: random identities' own;
+#                                            FACE0_GUIDANCE_RESCALE=F: the bundle's guidance rescale)
 #
 # The run folder work/relay (full checkpoint, ignored) continues exactly on the same machine; on a fresh
 # machine the run resumes from the committed compact state relay/face0-cpu (trainer/face0_trainer/relay.py).
@@ -108,13 +109,14 @@ case "$cmd" in
     # the learning curve gzipped: a quarter of the bytes of the relay's bounded history (-n: no name or time
     # in the header, so an unchanged curve is an unchanged blob)
     gzip -9 -n -c "$RUN/metrics.jsonl" > "$STATE/metrics.jsonl.gz" && rm -f "$STATE/metrics.jsonl"
-    # FACE0_FACE_START(_RANDOM): the bundle's default face starts (manifest defaults.face_start and
-    # defaults.face_start_random; docs/GENERATE.md)
+    # FACE0_FACE_START(_RANDOM), FACE0_GUIDANCE_RESCALE: the bundle's default face starts and guidance rescale
+    # (manifest defaults.face_start, defaults.face_start_random, defaults.guidance_rescale; docs/GENERATE.md)
     "$PY" -m face0_trainer export --ckpt "$RUN/ckpt.pt" --data "$DATA" --out "$BUNDLE" --name face0-64 \
       ${FACE0_FACE_START:+--face-start "$FACE0_FACE_START"} \
-      ${FACE0_FACE_START_RANDOM:+--face-start-random "$FACE0_FACE_START_RANDOM"}
+      ${FACE0_FACE_START_RANDOM:+--face-start-random "$FACE0_FACE_START_RANDOM"} \
+      ${FACE0_GUIDANCE_RESCALE:+--guidance-rescale "$FACE0_GUIDANCE_RESCALE"}
     ;;
   *)
-    sed -n '2,19p' "$0"; exit 2
+    sed -n '2,20p' "$0"; exit 2
     ;;
 esac

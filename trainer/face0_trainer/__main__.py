@@ -80,6 +80,8 @@ def main(argv=None):
                    help="the bundle's default face start: fraction of the steps sampled before the face joins")
     e.add_argument("--face-start-random", type=float,
                    help="the face start for random identities (defaults.face_start_random; absent: --face-start's)")
+    e.add_argument("--guidance-rescale", type=float,
+                   help="the bundle's default guidance rescale in [0, 1] (defaults.guidance_rescale; absent: off)")
 
     r = sub.add_parser("save-state", help="write the relay's compact training state from a checkpoint")
     r.add_argument("--ckpt", required=True)
@@ -179,7 +181,8 @@ def main(argv=None):
         unpack(a.pack, a.out)
     elif a.cmd == "export":
         from .export import export
-        export(a.ckpt, a.data, a.out, name=a.name, face_start=a.face_start, face_start_random=a.face_start_random)
+        export(a.ckpt, a.data, a.out, name=a.name, face_start=a.face_start, face_start_random=a.face_start_random,
+               guidance_rescale=a.guidance_rescale)
     elif a.cmd == "save-state":
         from .relay import save_state
         info = save_state(a.ckpt, a.out, reset_cooldown=a.reset_cooldown, ema_only=a.ema_only,

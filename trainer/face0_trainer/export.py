@@ -140,13 +140,18 @@ def data_summary(data_dir):
     return "; ".join(parts)
 
 
-def export(ckpt_path, data_dir, out, name=None, face_start=None, face_start_random=None):
+def export(ckpt_path, data_dir, out, name=None, face_start=None, face_start_random=None, guidance_rescale=None):
     """face_start, face_start_random: the bundle's `defaults.face_start` and `defaults.face_start_random`
-    (random identities; docs/GENERATE.md), each written only when given."""
-    starts = {k: v for k, v in (("face_start", face_start), ("face_start_random", face_start_random)) if v is not None}
-    for k, v in starts.items():
+    (random identities); guidance_rescale: `defaults.guidance_rescale` (docs/GENERATE.md); each written
+    only when given."""
+    extra = {k: v for k, v in (("face_start", face_start), ("face_start_random", face_start_random)) if v is not None}
+    for k, v in extra.items():
         if not 0 <= v <= MAX_FACE_START:
             raise ValueError(f"{k.replace('_', ' ')} must be in [0, {MAX_FACE_START}], got {v}")
+    if guidance_rescale is not None:
+        if not 0 <= guidance_rescale <= 1:
+            raise ValueError(f"guidance rescale must be in [0, 1], got {guidance_rescale}")
+        extra["guidance_rescale"] = guidance_rescale
     from .relay import load_checkpoint_or_state       # relay imports this module
     ck = load_checkpoint_or_state(ckpt_path)
     model, cfg, tok = model_from_checkpoint(ck, ema=True)
@@ -197,7 +202,7 @@ def export(ckpt_path, data_dir, out, name=None, face_start=None, face_start_rand
         "identity": identity,
         "training": {"stages": ck["provenance"], "data": data_summary(data_dir), "config": to_dict(cfg),
                      "onnx_parity_max_abs_diff": parity},
-        "defaults": {**DEFAULTS, **starts},
+        "defaults": {**DEFAULTS, **extra},
     }
     tmp = os.path.join(out, "manifest.json.tmp")
     with open(tmp, "w") as f:

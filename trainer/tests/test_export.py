@@ -53,8 +53,12 @@ def test_export_face_start(shards, trained_run, tmp_path):
     assert man["defaults"]["face_start"] == 0.25
     assert json.load(open(tmp_path / "b" / "manifest.json"))["defaults"]["face_start"] == 0.25
     assert "face_start_random" not in man["defaults"]
-    man = export(ckpt, shards, str(tmp_path / "r"), face_start=0.25, face_start_random=0)
+    assert "guidance_rescale" not in man["defaults"]
+    man = export(ckpt, shards, str(tmp_path / "r"), face_start=0.25, face_start_random=0, guidance_rescale=0.7)
     assert (man["defaults"]["face_start"], man["defaults"]["face_start_random"]) == (0.25, 0)
+    assert man["defaults"]["guidance_rescale"] == 0.7
+    with pytest.raises(ValueError, match=r"guidance rescale must be in \[0, 1\]"):
+        export(ckpt, shards, str(tmp_path / "c"), guidance_rescale=1.5)
     for bad in (-0.1, 0.995):
         with pytest.raises(ValueError, match=r"face start must be in \[0, 0\.99\]"):
             export(ckpt, shards, str(tmp_path / "c"), face_start=bad)
