@@ -5,7 +5,7 @@
 #                                           the background (log: work/relay/train.log); SECONDS is its budget
 #   bash scripts/relay.sh status            last log lines and face-gain validations
 #   bash scripts/relay.sh stop              ~20 minutes before the sitting ends: SIGTERM (the run checkpoints)
-#   bash scripts/relay.sh finish            compact state (EMA only, xz) -> relay/face0-cpu (committed), bundle -> models/face0-64
+#   bash scripts/relay.sh finish            compact state (EMA only, int8, xz) -> relay/face0-cpu (committed), bundle -> models/face0-64
 #                                           (FACE0_FACE_START=F: the bundle's default face start;
 #                                            FACE0_FACE_START_RANDOM=F: random identities' own;
 #                                            FACE0_GUIDANCE_RESCALE=F: the bundle's guidance rescale)
@@ -102,9 +102,11 @@ case "$cmd" in
     ;;
   finish)
     cd trainer
-    # the EMA alone (since sitting 14, RECIPES.md), lzma-compressed (since sitting 17: 8.4 MB instead of 9.5):
-    # the relay's history is bounded to 400 MB. FACE0_STATE_FULL=1 keeps the training weights' difference as well
-    ema_only=(--ema-only); [ "${FACE0_STATE_FULL:-0}" = 1 ] && ema_only=()
+    # the EMA alone (since sitting 14, RECIPES.md), its weight matrices in int8 (since sitting 19: a resumed run
+    # is back at the fp16 state's loss within 1,000 steps), lzma-compressed: the relay's history is bounded to
+    # 400 MB. FACE0_STATE_FP16=1 keeps the EMA in fp16; FACE0_STATE_FULL=1 the training weights' difference too
+    ema_only=(--ema-only --ema-int8); [ "${FACE0_STATE_FP16:-0}" = 1 ] && ema_only=(--ema-only)
+    [ "${FACE0_STATE_FULL:-0}" = 1 ] && ema_only=()
     "$PY" -m face0_trainer save-state --ckpt "$RUN/ckpt.pt" --out "$STATE" "${ema_only[@]}" --xz
     # the learning curve gzipped: a quarter of the bytes of the relay's bounded history (-n: no name or time
     # in the header, so an unchanged curve is an unchanged blob)
