@@ -107,6 +107,16 @@ test('identity sources: faces average, mix, embedding cache, face-off and face-o
   assert.ok(unk.metadata.warnings.some((w) => /zebra/.test(w)));
 });
 
+/** A pipeline on a copy of the tiny bundle whose manifest has these defaults (the caller closes it). */
+async function pipelineWithDefaults(defaults: Record<string, number>): Promise<Pipeline> {
+  const dir = mkdtempSync(join(tmpdir(), 'face0-defaults-'));
+  cpSync(TINY_BUNDLE, dir, { recursive: true });
+  const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+  Object.assign(m.defaults, defaults);
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(m));
+  return createPipeline({ bundleDir: dir, threads: 2, faceAnalyzer: fakeAnalyzer(), warmup: false });
+}
+
 test('face start: the noisiest steps follow the text alone, then the face joins', async () => {
   const o = { ...fast, sampler: 'ddim' as const, face: Buffer.from('photo-1'), seed: 21 };
   const on = await p.generate(o);
@@ -130,12 +140,7 @@ test('face start: the noisiest steps follow the text alone, then the face joins'
   const none = await p.generate({ ...fast, sampler: 'ddim', seed: 21 });
   assert.ok(none.images[0].png.equals((await p.generate({ ...fast, sampler: 'ddim', seed: 21, faceStart: 0.5 })).images[0].png));
   // a bundle's manifest may make it the default (defaults.face_start); the option still overrides it
-  const dir = mkdtempSync(join(tmpdir(), 'face0-facestart-'));
-  cpSync(TINY_BUNDLE, dir, { recursive: true });
-  const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
-  m.defaults.face_start = 0.5;
-  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(m));
-  const q = await createPipeline({ bundleDir: dir, threads: 2, faceAnalyzer: fakeAnalyzer(), warmup: false });
+  const q = await pipelineWithDefaults({ face_start: 0.5 });
   const random = { ...fast, sampler: 'ddim' as const, randomIdentity: 5, seed: 21 };
   try {
     const byDefault = await q.generate(o);
@@ -148,9 +153,7 @@ test('face start: the noisiest steps follow the text alone, then the face joins'
     await q.close();
   }
   // defaults.face_start_random: random identities only; photos keep defaults.face_start
-  m.defaults.face_start_random = 0;
-  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(m));
-  const r = await createPipeline({ bundleDir: dir, threads: 2, faceAnalyzer: fakeAnalyzer(), warmup: false });
+  const r = await pipelineWithDefaults({ face_start: 0.5, face_start_random: 0 });
   try {
     assert.ok((await r.generate(o)).images[0].png.equals(half.images[0].png), 'a photo keeps face_start');
     const drawn = await r.generate(random);
@@ -171,12 +174,7 @@ test('guidance rescale: 0 is the plain guidance, φ changes the picture, a manif
   const resc = await p.generate({ ...o, guidanceRescale: 0.7 });
   assert.equal(resc.metadata.guidance_rescale, 0.7);
   assert.ok(!resc.images[0].png.equals(plain.images[0].png), 'φ 0.7 must change the picture');
-  const dir = mkdtempSync(join(tmpdir(), 'face0-rescale-'));
-  cpSync(TINY_BUNDLE, dir, { recursive: true });
-  const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
-  m.defaults.guidance_rescale = 0.7;
-  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(m));
-  const q = await createPipeline({ bundleDir: dir, threads: 2, faceAnalyzer: fakeAnalyzer(), warmup: false });
+  const q = await pipelineWithDefaults({ guidance_rescale: 0.7 });
   try {
     const byDefault = await q.generate(o);
     assert.equal(byDefault.metadata.guidance_rescale, 0.7);
