@@ -78,6 +78,19 @@ export function sGen(people: readonly IdentityEmbeddings[]): number | null {
   return mean(per);
 }
 
+/** Per generated image: mean cosine to the OTHER real photos of its person (null: no face, or no other photo).
+ *  A person's S_gen term is the mean of its images' values (every image has the same other photos). */
+export function sGenPerImage(p: IdentityEmbeddings): (number | null)[] {
+  return p.gen.map((g) => {
+    if (!g.embedding) return null;
+    const xs: number[] = [];
+    p.real.forEach((r, i) => {
+      if (r && i !== g.source) xs.push(cosine(g.embedding!, r));
+    });
+    return mean(xs);
+  });
+}
+
 export function faceRate(people: readonly IdentityEmbeddings[]): { rate: number | null; total: number; found: number } {
   let total = 0, found = 0;
   for (const p of people) for (const g of p.gen) { total++; if (g.embedding) found++; }

@@ -14,6 +14,7 @@ import { createContext, type EvalOptions, type EvalSetup, type Net, type PromptS
 import { chooseIdentities, measureRealPhotos } from './measure/real-photos.js';
 import { measureIdentity } from './measure/identity.js';
 import { measureIdentification } from './measure/identification.js';
+import { identityItems } from './measure/items.js';
 import { measurePromptFidelity } from './measure/fidelity.js';
 import { measureTradeoff } from './measure/tradeoff.js';
 import { measureConsistency } from './measure/consistency.js';
@@ -90,7 +91,7 @@ export async function runEval(o: EvalOptions): Promise<Record<string, unknown>> 
   const consistency = await measureConsistency(ctx);
   const bias = await measureBias(ctx);
   const speed = summarizeSpeed(ctx);
-  const report = await writeOutputs(ctx, { real, perId: chosen.perId, identity, identification, ceiling, fidelity, tradeoff, consistency, bias, speed }, t0);
+  const report = await writeOutputs(ctx, { real, perId: chosen.perId, identity, identification, identityItems: identityItems(ctx, gens), ceiling, fidelity, tradeoff, consistency, bias, speed }, t0);
   await setup.pipe.close();
   setup.judges.evalNet?.close();
   setup.classifier?.close();

@@ -35,6 +35,19 @@ test('eval --quick on the tiny bundle writes report.md/report.json with every se
     assert.equal(t.n_images, r.identity[net][side].generated);
     assert.ok(t.top1 >= 0 && t.top1 <= 1 && t.hits <= r.identity[net][side].generated_with_face);
   }
+  // per-image items (for eval-compare) agree with the aggregates they come from
+  for (const net of ['eval', 'cond']) for (const side of ['face', 'base']) {
+    const its = r.items.identity.filter((x: { side: string }) => x.side === side);
+    assert.equal(its.length, r.identity[net][side].generated, `${net}.${side} items`);
+    assert.equal(its.filter((x: { top1: Record<string, boolean> }) => x.top1[net]).length, r.identification[net][side].hits, `${net}.${side} hits`);
+    const perPerson = r.data.identities.map((id: string) => {
+      const v = its.filter((x: { person: string; s_gen: Record<string, number | null> }) => x.person === id && x.s_gen[net] !== null).map((x: { s_gen: Record<string, number> }) => x.s_gen[net]);
+      return v.length ? v.reduce((a: number, b: number) => a + b, 0) / v.length : null;
+    }).filter((x: number | null) => x !== null);
+    if (perPerson.length) assert.ok(Math.abs(perPerson.reduce((a: number, b: number) => a + b, 0) / perPerson.length - r.identity[net][side].s_gen) < 1e-4, `${net}.${side} s_gen`);
+  }
+  const judged = rows.filter((p: { fidelity_face: number | null }) => p.fidelity_face !== null).reduce((s: number, p: { n: number }) => s + p.n, 0);
+  assert.equal(r.items.fidelity.length, judged);
   // resolution ceiling: the reference photo itself, cropped like the training images at 64 and 128 px
   for (const net of ['eval', 'cond']) {
     assert.deepEqual(r.ceiling[net].map((c: { size: number }) => c.size), [64, 128], net);

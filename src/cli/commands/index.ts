@@ -7,10 +7,11 @@ import { register as benchGenerate } from './bench-generate.js';
 import { register as serve } from './serve.js';
 import { register as train } from './train.js';
 import { register as evaluate } from './eval.js';
+import { register as evalCompare } from './eval-compare.js';
 import { register as benchLoad } from './bench-load.js';
 import { register as buildWeb } from './build-web.js';
 import { register as benchBrowser } from './bench-browser.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [augment, bench, generate, benchGenerate, benchBrowser, serve, buildWeb, train, benchLoad, evaluate];
+export const commands: RegisterCommand[] = [augment, bench, generate, benchGenerate, benchBrowser, serve, buildWeb, train, benchLoad, evaluate, evalCompare];

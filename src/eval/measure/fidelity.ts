@@ -5,6 +5,8 @@ import { bootstrapCI, mean } from '../metrics.js';
 import { round, roundCI, sourceEmbedding, type EvalContext, type GenRecord, type Person } from '../context.js';
 
 export interface GridRow { ref: Person; cells: { prompt: string; face: Buffer; base: Buffer }[] }
+/** One judged image pair (report.json `items.fidelity`, for `face0 eval-compare`): 1 = the attribute was seen. */
+export interface FidelityItem { prompt: string; attribute: string; person: string; face: number; base: number }
 
 export async function measurePromptFidelity(ctx: EvalContext) {
   const { people, quick, seed, B, set, classifier, classifierError, faceScale } = ctx;
@@ -17,6 +19,7 @@ export async function measurePromptFidelity(ctx: EvalContext) {
     !attr ? null : JUDGED[attr] ? 'face-api' : classifier?.has(attr) ? 'classifier' : null;
   const fid: { prompt: string; attribute: string | null; judge: 'face-api' | 'classifier' | null; face: number[]; base: number[]; clsFace: number[]; clsBase: number[]; face_rate: number[] }[] = [];
   const grid: GridRow[] = fidPeople.map((p) => ({ ref: p, cells: [] }));
+  const items: FidelityItem[] = [];
   for (const [pi, ps] of prompts.entries()) {
     const judge = judgeOf(ps.attribute);
     const attr = ps.attribute;
@@ -38,6 +41,7 @@ export async function measurePromptFidelity(ctx: EvalContext) {
         row.face.push(byClassifier(f));
         row.base.push(byClassifier(b));
       }
+      if (judge !== null) items.push({ prompt: ps.prompt, attribute: attr!, person: p.id, face: row.face[row.face.length - 1], base: row.base[row.base.length - 1] });
       if (clsHas) {
         row.clsFace.push(byClassifier(f));
         row.clsBase.push(byClassifier(b));
@@ -65,5 +69,5 @@ export async function measurePromptFidelity(ctx: EvalContext) {
   });
   const judgedRows = fid.filter((r) => r.judge !== null);
   const overall = judgedRows.length ? round(mean(judgedRows.flatMap((r) => r.face)), 3) : null;
-  return { section: { per_prompt: perPrompt, overall_face_on: overall, people: fidPeople.length }, grid };
+  return { section: { per_prompt: perPrompt, overall_face_on: overall, people: fidPeople.length }, grid, items };
 }

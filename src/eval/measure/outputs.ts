@@ -12,7 +12,8 @@ import type { RealPhotos } from './real-photos.js';
 import type { IdentitySection } from './identity.js';
 import type { IdentificationSection } from './identification.js';
 import type { CeilingSection } from './ceiling.js';
-import type { GridRow } from './fidelity.js';
+import type { FidelityItem, GridRow } from './fidelity.js';
+import type { IdentityItem } from './items.js';
 import type { TradeoffPoint } from './tradeoff.js';
 
 export interface Measurements {
@@ -21,7 +22,8 @@ export interface Measurements {
   identity: IdentitySection;
   identification: IdentificationSection;
   ceiling: CeilingSection;
-  fidelity: { section: unknown; grid: GridRow[] };
+  fidelity: { section: unknown; grid: GridRow[]; items: FidelityItem[] };
+  identityItems: IdentityItem[];
   tradeoff: TradeoffPoint[];
   consistency: Record<string, unknown>;
   bias: unknown;
@@ -64,6 +66,8 @@ export async function writeOutputs(ctx: EvalContext, r: Measurements, t0: number
     consistency: r.consistency,
     bias: r.bias,
     speed: r.speed,
+    // per image, for pairing two bundles' evals of the same seed (`face0 eval-compare`)
+    items: { identity: r.identityItems, fidelity: r.fidelity.items },
     files: { report_md: 'report.md', grid: 'grid.png', tradeoff_plot: 'tradeoff.png' },
     seconds: round((performance.now() - t0) / 1000, 1),
   };
