@@ -46,7 +46,7 @@ test('eval --quick on the tiny bundle writes report.md/report.json with every se
     }).filter((x: number | null) => x !== null);
     if (perPerson.length) assert.ok(Math.abs(perPerson.reduce((a: number, b: number) => a + b, 0) / perPerson.length - r.identity[net][side].s_gen) < 1e-4, `${net}.${side} s_gen`);
   }
-  const judged = rows.filter((p: { fidelity_face: number | null }) => p.fidelity_face !== null).reduce((s: number, p: { n: number }) => s + p.n, 0);
+  const judged = r.prompt_fidelity.per_prompt.filter((p: { fidelity_face: number | null }) => p.fidelity_face !== null).reduce((s: number, p: { n: number }) => s + p.n, 0);
   assert.equal(r.items.fidelity.length, judged);
   // resolution ceiling: the reference photo itself, cropped like the training images at 64 and 128 px
   for (const net of ['eval', 'cond']) {
