@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mulberry32 } from '../data/random.js';
-import { mean } from './metrics.js';
+import { mean, percentileInterval } from './metrics.js';
 import { fmt as f } from './report.js';
 import type { IdentityItem } from './measure/items.js';
 import type { FidelityItem } from './measure/fidelity.js';
@@ -62,11 +62,10 @@ function byPerson(r: Report, net: string, side: 'face' | 'base'): PersonFigures[
 /** A person's S_gen term: the mean of its images' values (null: no face in any). */
 const personSGen = (p: PersonFigures): number | null => mean(p.sGen.filter((x): x is number => x !== null));
 
+/** 95 % percentile interval without the draw count (the comparison reports the count once). */
 function percentile(vals: number[]): { lo: number; hi: number } | null {
-  if (vals.length < 10) return null;
-  vals.sort((x, y) => x - y);
-  const q = (p: number) => vals[Math.min(vals.length - 1, Math.max(0, Math.round(p * (vals.length - 1))))];
-  return { lo: q(0.025), hi: q(0.975) };
+  const c = percentileInterval(vals);
+  return c && { lo: c.lo, hi: c.hi };
 }
 
 /** Checks that two seeds' reports can be paired: the same people, source photos and real-photo figures. */
@@ -135,14 +134,23 @@ export function compareEvals(aReports: Report[], bReports: Report[], o: { B?: nu
     }
   }
 
-  // prompt fidelity, face on: cells paired by (prompt, person); people resampled within each seed
+  const fidelity = compareFidelity(aReports, bReports, B, (o.seed ?? 0) + 1);
+  const side = (r: Report, path: string | undefined) => ({ path: path ?? r.bundle.dir, bundle: r.bundle.dir, unet_sha256: r.bundle.unet_sha256 ?? null });
+  return {
+    seeds, a: side(aReports[0], o.aPath), b: side(bReports[0], o.bPath), bootstrap: B, G, top1,
+    fidelity,
+  };
+}
+
+/** Prompt fidelity, face on: cells paired by (prompt, person); the fidelity people resampled within each seed. */
+function compareFidelity(aReports: Report[], bReports: Report[], B: number, seed: number): Comparison['fidelity'] {
   const fid = aReports.map((a, i) => {
     const key = (x: FidelityItem) => `${x.prompt}\u0000${x.person}`;
     const bCells = new Map((bReports[i].items.fidelity as FidelityItem[]).map((x) => [key(x), x]));
     const people = [...new Set((a.items.fidelity as FidelityItem[]).map((x) => x.person))];
     const cells = (a.items.fidelity as FidelityItem[]).map((x) => {
       const y = bCells.get(key(x));
-      if (!y) throw new Error(`seed ${seeds[i]}: "${x.prompt}" for ${x.person} is judged in A but not in B (different prompt sets or classifiers)`);
+      if (!y) throw new Error(`seed ${a.settings.seed}: "${x.prompt}" for ${x.person} is judged in A but not in B (different prompt sets or classifiers)`);
       return { person: people.indexOf(x.person), a: x.face, b: y.face };
     });
     return { people: people.length, cells };
@@ -153,18 +161,14 @@ export function compareEvals(aReports: Report[], bReports: Report[], o: { B?: nu
     return { ha, hb, n };
   };
   const fidFull = fidSums(fid.map((s) => Array.from({ length: s.people }, (_, k) => k)));
-  const fidRand = mulberry32((o.seed ?? 0) + 1);
+  const fidRand = mulberry32(seed);
   const fDeltas: number[] = [];
   for (let d = 0; d < B; d++) {
     const m = fidSums(fid.map((s) => Array.from({ length: s.people }, () => Math.floor(fidRand() * s.people))));
     if (m.n > 0) fDeltas.push((m.hb - m.ha) / m.n);
   }
   const fn = fidFull.n;
-  const side = (r: Report, path: string | undefined) => ({ path: path ?? r.bundle.dir, bundle: r.bundle.dir, unet_sha256: r.bundle.unet_sha256 ?? null });
-  return {
-    seeds, a: side(aReports[0], o.aPath), b: side(bReports[0], o.bPath), bootstrap: B, G, top1,
-    fidelity: { a: fn ? fidFull.ha / fn : null, b: fn ? fidFull.hb / fn : null, delta: fn ? (fidFull.hb - fidFull.ha) / fn : null, ci: percentile(fDeltas), hits_a: fidFull.ha, hits_b: fidFull.hb, n: fn },
-  };
+  return { a: fn ? fidFull.ha / fn : null, b: fn ? fidFull.hb / fn : null, delta: fn ? (fidFull.hb - fidFull.ha) / fn : null, ci: percentile(fDeltas), hits_a: fidFull.ha, hits_b: fidFull.hb, n: fn };
 }
 
 const signed = (x: number | null | undefined): string => (x === null || x === undefined ? 'n/a' : `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(3)}`);

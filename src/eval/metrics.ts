@@ -121,6 +121,11 @@ export function bootstrapCI<T>(items: readonly T[], stat: (sample: T[]) => numbe
     const v = stat(s);
     if (v !== null && Number.isFinite(v)) vals.push(v);
   }
+  return percentileInterval(vals, alpha);
+}
+
+/** The (α/2, 1−α/2) percentiles of bootstrap values (sorted in place); null when fewer than 10. */
+export function percentileInterval(vals: number[], alpha = 0.05): Interval | null {
   if (vals.length < 10) return null;
   vals.sort((a, b) => a - b);
   const q = (p: number) => vals[Math.min(vals.length - 1, Math.max(0, Math.round(p * (vals.length - 1))))];
