@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mulberry32 } from '../data/random.js';
-import { mean, percentileInterval } from './metrics.js';
+import { gapClosure, mean, percentileInterval } from './metrics.js';
 import { fmt as f } from './report.js';
 import type { IdentityItem } from './measure/items.js';
 import type { FidelityItem } from './measure/fidelity.js';
@@ -48,14 +48,14 @@ export async function readEvalReports(path: string): Promise<Report[]> {
   return reports.sort((x, y) => x.settings.seed - y.settings.seed);
 }
 
-interface PersonFigures { id: string; sGen: (number | null)[]; hits: number; n: number }
+interface PersonFigures { sGen: (number | null)[]; hits: number; n: number }
 
 /** One seed's identity items of one side and network, grouped by person (in the report's people order). */
 function byPerson(r: Report, net: string, side: 'face' | 'base'): PersonFigures[] {
   const items = r.items.identity as IdentityItem[];
   return (r.data.identities as string[]).map((id) => {
     const its = items.filter((x) => x.person === id && x.side === side);
-    return { id, sGen: its.map((x) => x.s_gen[net as 'eval'] ?? null), hits: its.filter((x) => x.top1[net as 'eval']).length, n: its.length };
+    return { sGen: its.map((x) => x.s_gen[net as 'eval'] ?? null), hits: its.filter((x) => x.top1[net as 'eval']).length, n: its.length };
   });
 }
 
@@ -67,6 +67,10 @@ function percentile(vals: number[]): { lo: number; hi: number } | null {
   const c = percentileInterval(vals);
   return c && { lo: c.lo, hi: c.hi };
 }
+
+/** Indices 0..n−1 drawn n times with replacement (one bootstrap draw of a seed's people), and all of them once. */
+const resample = (n: number, rand: () => number): number[] => Array.from({ length: n }, () => Math.floor(rand() * n));
+const everyone = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
 /** Checks that two seeds' reports can be paired: the same people, source photos and real-photo figures. */
 function checkPairable(a: Report, b: Report, nets: string[]): void {
@@ -93,9 +97,8 @@ export function compareEvals(aReports: Report[], bReports: Report[], o: { B?: nu
   const rand = mulberry32(o.seed ?? 0);
   // one resample: for each seed, its people's indices drawn with replacement (the same draw serves every figure)
   const draws: number[][][] = [];
-  for (let d = 0; d < B; d++) draws.push(aReports.map((r) => { const n = r.data.identities.length; return Array.from({ length: n }, () => Math.floor(rand() * n)); }));
-  const identityDraw = (r: Report) => Array.from({ length: r.data.identities.length }, (_, i) => i);
-  const full = aReports.map(identityDraw);
+  for (let d = 0; d < B; d++) draws.push(aReports.map((r) => resample(r.data.identities.length, rand)));
+  const full = aReports.map((r) => everyone(r.data.identities.length));
 
   const G: Comparison['G'] = {}, top1: Comparison['top1'] = {};
   for (const net of nets) {
@@ -103,10 +106,8 @@ export function compareEvals(aReports: Report[], bReports: Report[], o: { B?: nu
     top1[net] = {} as Comparison['top1'][string];
     for (const side of ['face', 'base'] as const) {
       const per = aReports.map((a, i) => ({ a: byPerson(a, net, side), b: byPerson(bReports[i], net, side), sSame: a.identity[net].face.s_same as number, sDiff: a.identity[net].face.s_diff as number }));
-      const gOf = (people: PersonFigures[], pick: number[], sSame: number, sDiff: number): number | null => {
-        const s = mean(pick.map((k) => personSGen(people[k])).filter((x): x is number => x !== null));
-        return s === null || !(sSame - sDiff > 1e-6) ? null : (s - sDiff) / (sSame - sDiff);
-      };
+      const gOf = (people: PersonFigures[], pick: number[], sSame: number, sDiff: number): number | null =>
+        gapClosure(mean(pick.map((k) => personSGen(people[k])).filter((x): x is number => x !== null)), sSame, sDiff);
       const gMeans = (picks: number[][]) => {
         const ga = per.map((s, i) => gOf(s.a, picks[i], s.sSame, s.sDiff)), gb = per.map((s, i) => gOf(s.b, picks[i], s.sSame, s.sDiff));
         const ok = !ga.includes(null) && !gb.includes(null);
@@ -160,11 +161,11 @@ function compareFidelity(aReports: Report[], bReports: Report[], B: number, seed
     picks.forEach((pick, i) => { for (const k of pick) for (const c of fid[i].cells) if (c.person === k) { ha += c.a; hb += c.b; n++; } });
     return { ha, hb, n };
   };
-  const fidFull = fidSums(fid.map((s) => Array.from({ length: s.people }, (_, k) => k)));
+  const fidFull = fidSums(fid.map((s) => everyone(s.people)));
   const fidRand = mulberry32(seed);
   const fDeltas: number[] = [];
   for (let d = 0; d < B; d++) {
-    const m = fidSums(fid.map((s) => Array.from({ length: s.people }, () => Math.floor(fidRand() * s.people))));
+    const m = fidSums(fid.map((s) => resample(s.people, fidRand)));
     if (m.n > 0) fDeltas.push((m.hb - m.ha) / m.n);
   }
   const fn = fidFull.n;
