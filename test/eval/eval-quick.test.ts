@@ -46,7 +46,8 @@ test('eval --quick on the tiny bundle writes report.md/report.json with every se
     }).filter((x: number | null) => x !== null);
     if (perPerson.length) assert.ok(Math.abs(perPerson.reduce((a: number, b: number) => a + b, 0) / perPerson.length - r.identity[net][side].s_gen) < 1e-4, `${net}.${side} s_gen`);
   }
-  const judged = r.prompt_fidelity.per_prompt.filter((p: { fidelity_face: number | null }) => p.fidelity_face !== null).reduce((s: number, p: { n: number }) => s + p.n, 0);
+  const rows = r.prompt_fidelity.per_prompt;
+  const judged = rows.filter((p: { fidelity_face: number | null }) => p.fidelity_face !== null).reduce((s: number, p: { n: number }) => s + p.n, 0);
   assert.equal(r.items.fidelity.length, judged);
   // resolution ceiling: the reference photo itself, cropped like the training images at 64 and 128 px
   for (const net of ['eval', 'cond']) {
@@ -57,7 +58,6 @@ test('eval --quick on the tiny bundle writes report.md/report.json with every se
     assert.ok(big.s_gen !== null && big.s_gen <= r.identity[net].face.s_same + 0.05, `${net}: ceiling S_gen ${big.s_gen} vs S_same ${r.identity[net].face.s_same}`);
   }
   // prompt fidelity: Smiling by face-api; Eyeglasses by the attribute classifier when models/attributes exists
-  const rows = r.prompt_fidelity.per_prompt;
   const smile = rows.find((p: { attribute: string }) => p.attribute === 'Smiling');
   assert.match(smile.classifier, /face-api/);
   const glasses = rows.find((p: { attribute: string }) => p.attribute === 'Eyeglasses');
