@@ -2,6 +2,9 @@
 # A relay segment on the GPU machine (issue 10 section 4), and its return to the relay here.
 #
 #   here, once per dataset:   cd trainer && python3 -m face0_trainer pack --data ../work/data64s --out ../work/gpu/pack.f0p
+#   here, once per state:     cd trainer && python3 -m face0_trainer save-state --ckpt ../relay/face0-cpu --out ../work/gpu/state --ema-only
+#                             (the committed state names the shipped bundle instead of holding weights since sitting 22;
+#                             this writes them out, fp16, so the device's torch never has to read ONNX back)
 #   on the device machine:    bash scripts/gpu-train.sh run            (device `run`, carry ["work/gpu"])
 #   here, with what came back: bash scripts/gpu-train.sh receive DIR   (DIR: the run's files_at folder)
 #
@@ -13,11 +16,11 @@
 # device returns at most 8 files of at most 16 MiB) with its state.json, plus metrics.jsonl and the log.
 # `receive` joins the parts into work/gpu/last and work/gpu/best (sha256 checked against state.json),
 # exports one of them (PICK) to work/gpu/bundle and measures the face gain of both on the real held-out
-# shards next to the relay's own state. A GPU state becomes the relay (rm relay/face0-cpu/state.pt*, then
-# cp work/gpu/PICK/state.* relay/face0-cpu/, its metrics appended to the relay's metrics.jsonl.gz with
-# `gzip -9 -n`) only if it measures better.
+# shards next to the relay's own state. A GPU state becomes the relay only by shipping (the relay's history
+# is full since sitting 20): its bundle evaluated against the default, and if it ships, copied to
+# models/face0-64 and `save-state --ckpt work/gpu/PICK --bundle ../models/face0-64 --out ../relay/face0-cpu`.
 #
-# Settings (environment): PACK, OUT, TRAIN_SECONDS (400), FROM (relay/face0-cpu | scratch),
+# Settings (environment): PACK, OUT, TRAIN_SECONDS (400), FROM (work/gpu/state | a state folder | scratch),
 # CONFIG (scratch only; cpu), BATCH (256), VAL_EVERY (500), VAL_SAMPLES (256), SET (more train.*
 # overrides, space-separated), PICK (receive: best | last), PY (run: python3; receive: /usr/bin/python3),
 # WORK (/tmp/face0-gpu).
@@ -26,7 +29,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 PACK=${PACK:-$ROOT/work/gpu/pack.f0p}
 WORK=${WORK:-/tmp/face0-gpu}
-FROM=${FROM:-$ROOT/relay/face0-cpu}
+FROM=${FROM:-$ROOT/work/gpu/state}
 PART=15M
 
 cmd=${1:-}

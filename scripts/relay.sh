@@ -5,7 +5,9 @@
 #                                           the background (log: work/relay/train.log); SECONDS is its budget
 #   bash scripts/relay.sh status            last log lines and face-gain validations
 #   bash scripts/relay.sh stop              ~20 minutes before the sitting ends: SIGTERM (the run checkpoints)
-#   bash scripts/relay.sh finish            compact state (EMA only, int8, xz) -> relay/face0-cpu (committed), bundle -> models/face0-64
+#   bash scripts/relay.sh finish            bundle -> models/face0-64, then the compact state -> relay/face0-cpu (committed):
+#                                           since sitting 22 it names that bundle instead of holding weights (~24 KB;
+#                                           FACE0_STATE_WEIGHTS=1: the EMA itself, int8, xz, ~4.4 MB)
 #                                           (FACE0_FACE_START=F: the bundle's default face start;
 #                                            FACE0_FACE_START_RANDOM=F: random identities' own;
 #                                            FACE0_GUIDANCE_RESCALE=F: the bundle's guidance rescale)
@@ -14,14 +16,16 @@
 # machine the run resumes from the committed compact state relay/face0-cpu (trainer/face0_trainer/relay.py).
 # Two ranks of one thread each (DDP over gloo): on two cores that trains ~2.4x faster than one process with
 # two threads (RECIPES.md). Run everything else under `nice -n 19` while it trains.
-# A cooldown branch (a bundle to ship; the relay itself goes on from the uncooled state):
+# A cooldown branch (a bundle to ship), branched from the relay's checkpoint (copy work/relay/{ckpt.pt,
+# metrics.jsonl,config.json,tokenizer.json} into its folder first):
 #   FACE0_RELAY_RUN=work/cooldown FACE0_RELAY_SET="train.cooldown_from=STEP train.cooldown_steps=N" \
-#     FACE0_RELAY_STEPS=STEP+N bash scripts/relay.sh start SECONDS   (it stops at that step; export its
-#                                               ckpt.pt by hand: `finish` would write the cooled state over the relay's)
-# A state that was cooled (sitting 5's; the committed one since sitting 6 is not) goes on at the constant lr with
-#   FACE0_RELAY_SET="train.cooldown_steps=0" bash scripts/relay.sh start SECONDS
-# An A/B arm's last uncooled checkpoint becomes the relay state with its cooldown cleared:
-#   (cd trainer && python3 -m face0_trainer save-state --ckpt ARM-CKPT --out ../relay/face0-cpu --reset-cooldown)
+#     FACE0_RELAY_STEPS=STEP+N bash scripts/relay.sh start SECONDS   (it stops at that step)
+# Since sitting 22 the committed state names the shipped bundle, so the relay goes on from what ships: if the
+# branch's bundle ships (trainer/RECIPES.md's rule), FACE0_RELAY_RUN=work/cooldown bash scripts/relay.sh finish
+# (the state it writes goes on at the constant lr: its cooldown is cleared); if not, nothing is committed and
+# the next sitting starts again from the default's bundle.
+# A checkpoint becomes the relay state with its cooldown cleared:
+#   (cd trainer && python3 -m face0_trainer save-state --ckpt CKPT --bundle ../models/face0-64 --out ../relay/face0-cpu --reset-cooldown --xz)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -102,21 +106,20 @@ case "$cmd" in
     ;;
   finish)
     cd trainer
-    # the EMA alone (since sitting 14, RECIPES.md), its weight matrices in int8 (since sitting 19: a resumed run
-    # is back at the fp16 state's loss within 1,000 steps), lzma-compressed: the relay's history is bounded to
-    # 400 MB. FACE0_STATE_FP16=1 keeps the EMA in fp16; FACE0_STATE_FULL=1 the training weights' difference too
-    ema_only=(--ema-only --ema-int8); [ "${FACE0_STATE_FP16:-0}" = 1 ] && ema_only=(--ema-only)
-    [ "${FACE0_STATE_FULL:-0}" = 1 ] && ema_only=()
-    "$PY" -m face0_trainer save-state --ckpt "$RUN/ckpt.pt" --out "$STATE" "${ema_only[@]}" --xz
-    # the learning curve gzipped: a quarter of the bytes of the relay's bounded history (-n: no name or time
-    # in the header, so an unchanged curve is an unchanged blob)
-    gzip -9 -n -c "$RUN/metrics.jsonl" > "$STATE/metrics.jsonl.gz" && rm -f "$STATE/metrics.jsonl"
     # FACE0_FACE_START(_RANDOM), FACE0_GUIDANCE_RESCALE: the bundle's default face starts and guidance rescale
     # (manifest defaults.face_start, defaults.face_start_random, defaults.guidance_rescale; docs/GENERATE.md)
     "$PY" -m face0_trainer export --ckpt "$RUN/ckpt.pt" --data "$DATA" --out "$BUNDLE" --name face0-64 \
       ${FACE0_FACE_START:+--face-start "$FACE0_FACE_START"} \
       ${FACE0_FACE_START_RANDOM:+--face-start-random "$FACE0_FACE_START_RANDOM"} \
       ${FACE0_GUIDANCE_RESCALE:+--guidance-rescale "$FACE0_GUIDANCE_RESCALE"}
+    # the relay's history is bounded (400 MB) and full since sitting 20: the state names the bundle just
+    # written (bundle_weights.py reads its weights back bit for bit) and holds no weights itself.
+    # FACE0_STATE_WEIGHTS=1: the EMA alone, its weight matrices in int8, lzma-compressed (sittings 14-21)
+    if [ "${FACE0_STATE_WEIGHTS:-0}" = 1 ]; then weights=(--ema-only --ema-int8); else weights=(--bundle "$BUNDLE"); fi
+    # --reset-cooldown: a cooldown branch's state goes on at the constant lr (the relay's own has no cooldown)
+    "$PY" -m face0_trainer save-state --ckpt "$RUN/ckpt.pt" --out "$STATE" "${weights[@]}" --reset-cooldown --xz
+    # the learning curve gzipped (-n: no name or time in the header, so an unchanged curve is an unchanged blob)
+    gzip -9 -n -c "$RUN/metrics.jsonl" > "$STATE/metrics.jsonl.gz" && rm -f "$STATE/metrics.jsonl"
     ;;
   *)
     sed -n '2,20p' "$0"; exit 2

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need_apt=()
-for pkg in python3-torch python3-pytest python3-numpy python3-pil libopenblas0-pthread; do
+for pkg in python3-torch python3-pytest python3-numpy python3-pil python3-onnx libopenblas0-pthread; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ "${FACE0_BROWSER_TESTS:-1}" = "1" ]; then

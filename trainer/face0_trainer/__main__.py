@@ -94,6 +94,16 @@ def main(argv=None):
                    help="the EMA's weight matrices in int8, one scale per output channel (half the bytes again; "
                         "+2 %% held-out v-loss at the resume point, RECIPES.md sitting 17)")
     r.add_argument("--xz", action="store_true", help="state.pt.xz: the state lzma-compressed (lossless, ~11 %% smaller)")
+    r.add_argument("--bundle", help="a bundle exported from this checkpoint: the state keeps no weights and names it "
+                                    "(a few KB; the relay resumes from the shipped bundle, bundle_weights.py)")
+
+    ib = sub.add_parser("state-from-bundle", help="a relay state backed by a bundle whose checkpoint was not kept: "
+                                                  "step, images and config from its manifest, the rest from the "
+                                                  "state it was trained from")
+    ib.add_argument("--bundle", required=True)
+    ib.add_argument("--base", required=True, help="the relay state the bundle was trained from")
+    ib.add_argument("--out", required=True, help="state folder (state.pt.xz, state.json)")
+    ib.add_argument("--machine", help="where the segment between the two ran (the manifest does not say)")
 
     wh = sub.add_parser("whiten", help="a checkpoint with the face projector's input whitened (same function)")
     wh.add_argument("--ckpt", required=True)
@@ -186,9 +196,15 @@ def main(argv=None):
     elif a.cmd == "save-state":
         from .relay import save_state
         info = save_state(a.ckpt, a.out, reset_cooldown=a.reset_cooldown, ema_only=a.ema_only,
-                          ema_int8=a.ema_int8, xz=a.xz)
+                          ema_int8=a.ema_int8, xz=a.xz, bundle=a.bundle)
         print(f"relay state -> {a.out}: step {info['step']}, {info['images']} images, "
-              f"{info['bytes'] / 1e6:.1f} MB, sha256 {info['sha256'][:12]}")
+              f"{info['bytes'] / 1e6:.3f} MB, sha256 {info['sha256'][:12]}"
+              + (f", weights: the bundle {info['bundle']}" if info.get("bundle") else ""))
+    elif a.cmd == "state-from-bundle":
+        from .relay import state_from_bundle
+        info = state_from_bundle(a.base, a.bundle, a.out, machine=a.machine)
+        print(f"relay state -> {a.out}: step {info['step']}, {info['images']} images, "
+              f"{info['bytes'] / 1e6:.3f} MB, weights: the bundle {info['bundle']}")
     elif a.cmd == "whiten":
         from .whiten import whiten_checkpoint
         print(f"whitened checkpoint -> {whiten_checkpoint(a.ckpt, a.data, a.out)}")

@@ -140,6 +140,22 @@ def data_summary(data_dir):
     return "; ".join(parts)
 
 
+def example_graphs(model):
+    """(name, module, example feeds, output names) of the bundle's three graphs; the feeds are fixed (seed 0),
+    so an export is the same file every time for the same weights (bundle_weights.py relies on it)."""
+    m = model.cfg
+    gen = torch.Generator().manual_seed(0)
+    B = 2
+    ids = torch.randint(0, m.vocab_size, (B, m.context_length), generator=gen)
+    emb = torch.nn.functional.normalize(torch.randn(B, m.embedding_dim, generator=gen), dim=-1)
+    x = torch.randn(B, m.channels, m.resolution, m.resolution, generator=gen)
+    t = torch.tensor([10.0, 731.5])
+    ctx = torch.randn(B, m.context_length, m.text_width, generator=gen)
+    return [("text_encoder", model.text_encoder, {"input_ids": ids}, ["hidden"]),
+            ("face_projector", model.face_projector, {"embedding": emb}, ["tokens"]),
+            ("unet", model.unet, {"sample": x, "timestep": t, "context": ctx}, ["prediction"])]
+
+
 def export(ckpt_path, data_dir, out, name=None, face_start=None, face_start_random=None, guidance_rescale=None):
     """face_start, face_start_random: the bundle's `defaults.face_start` and `defaults.face_start_random`
     (random identities); guidance_rescale: `defaults.guidance_rescale` (docs/GENERATE.md); each written
@@ -158,18 +174,8 @@ def export(ckpt_path, data_dir, out, name=None, face_start=None, face_start_rand
     model.eval()
     m = cfg.model
     os.makedirs(out, exist_ok=True)
-    torch.manual_seed(0)
-    B = 2
-    ids = torch.randint(0, m.vocab_size, (B, m.context_length))
-    emb = torch.nn.functional.normalize(torch.randn(B, m.embedding_dim), dim=-1)
-    x = torch.randn(B, m.channels, m.resolution, m.resolution)
-    t = torch.tensor([10.0, 731.5])
-    ctx = torch.randn(B, m.context_length, m.text_width)
-    graphs = [("text_encoder", model.text_encoder, {"input_ids": ids}, ["hidden"]),
-              ("face_projector", model.face_projector, {"embedding": emb}, ["tokens"]),
-              ("unet", model.unet, {"sample": x, "timestep": t, "context": ctx}, ["prediction"])]
     files, parity = {}, {}
-    for gname, mod, feeds, outs in graphs:
+    for gname, mod, feeds, outs in example_graphs(model):
         path = os.path.join(out, f"{gname}.onnx")
         onnx_export(mod, tuple(feeds.values()), path, list(feeds), outs)
         err = ort_parity(path, mod, feeds)

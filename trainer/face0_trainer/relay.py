@@ -15,20 +15,29 @@ fp16: half the bytes again, at a cost RECIPES.md measures (sitting 17: +2 % held
 resume point, so the relay keeps fp16). With `xz`, the file is state.pt.xz (lzma, lossless: ~11 %
 fewer bytes of fp16 weights). The relay's history is bounded (400 MB, issue 10); RECIPES.md measures
 what each of these costs (sittings 14 and 17).
+With `bundle` (format 3, since sitting 22), the state holds no weights at all: it names the shipped bundle
+whose ONNX graphs hold its EMA (bundle_weights.py reads them back, bit for bit), so a sitting that ships a
+bundle commits a relay state of a few kilobytes; the history's bound was reached at sitting 20.
 A state.json beside it names the format, the state file and its sha256; resume refuses a mismatch.
 """
+import datetime
 import io
 import json
 import lzma
 import os
+import re
 
 import torch
 
-from .export import sha256
+from .config import from_dict
+from .export import REPO, sha256
 from .train import CKPT_FORMAT, atomic_save, load_checkpoint, torch_load
 
 STATE_FORMAT = "face0-relay-state-2"      # 2: the EMA may be split into ema_int8 + ema_fp16
-READS = ("face0-relay-state-1", STATE_FORMAT)
+BUNDLE_FORMAT = "face0-relay-state-3"     # 3: no weights; they are the named bundle's (bundle_weights.py)
+READS = ("face0-relay-state-1", STATE_FORMAT, BUNDLE_FORMAT)
+KEEP = ("config", "tokenizer", "stage", "step", "rng", "data", "seconds", "images",
+        "sample_embeddings", "history", "provenance")
 INT8_MIN_NUMEL = 1024                     # smaller tensors (biases, norms, scales) stay fp16: they are few bytes
 
 
@@ -44,34 +53,40 @@ def _int8_worthy(v):
     return v.is_floating_point() and v.dim() >= 2 and v.numel() >= INT8_MIN_NUMEL
 
 
-def save_state(ckpt_path, out_dir, reset_cooldown=False, ema_only=False, ema_int8=False, xz=False):
-    """ckpt.pt -> out_dir/state.pt + state.json. Returns the state.json dict.
-    reset_cooldown: the state goes on at the constant learning rate (cooldown_from and cooldown_steps
-    0 in its config). An A/B arm that ends in a cooldown is saved from its last uncooled checkpoint,
-    which still carries the arm's cooldown settings: the relay resumed from it would cool again.
-    ema_only: no training weights (model - EMA); a resume starts them at the EMA.
-    ema_int8: the EMA's weight matrices in int8 (quantize_int8), the rest in fp16.
-    xz: write state.pt.xz (lzma) instead of state.pt; the other one, if the folder held it, is removed."""
-    ck = load_checkpoint(ckpt_path)
-    if reset_cooldown:
-        tc = ck["config"]["train"]
-        tc["cooldown_from"], tc["cooldown_steps"] = 0, 0
-    q8 = {k for k, v in ck["ema"].items() if ema_int8 and _int8_worthy(v)}
-    ema = {k: v.half() if v.is_floating_point() else v for k, v in ck["ema"].items() if k not in q8}
-    ema8 = {k: quantize_int8(ck["ema"][k]) for k in q8}
-    delta = None
-    if not ema_only:
-        # the difference from the EMA as it will be restored (dequantised where int8), so that EMA + difference
-        # gives back the training weights to fp16 precision either way
-        restored = {k: ema8[k].dequantize() if k in q8 else v.float() for k, v in ck["ema"].items()
-                    if v.is_floating_point()}
-        delta = {k: (v.float() - restored[k]).half() if v.is_floating_point() else v for k, v in ck["model"].items()}
-    keep = ("config", "tokenizer", "stage", "step", "rng", "data", "seconds", "images",
-            "sample_embeddings", "history", "provenance")
-    extra = {k: ck[k] for k in ("segments",) if k in ck}
-    state = {"format": STATE_FORMAT, "ema_fp16": ema, **({"ema_int8": ema8} if ema8 else {}),
-             **({} if delta is None else {"model_minus_ema_fp16": delta}),
-             **{k: ck[k] for k in keep}, **extra}
+def _repo_relative(path):
+    """A bundle path as the state stores it: relative to the repository root when inside it (the state is
+    committed and read on other machines), else absolute."""
+    path = os.path.abspath(path)
+    rel = os.path.relpath(path, REPO)
+    return path if rel.startswith("..") else rel
+
+
+def _bundle_ref(bundle_dir):
+    from .bundle_weights import GRAPHS, bundle_files
+    manifest = bundle_files(bundle_dir)
+    return {"path": _repo_relative(bundle_dir), "sha256": {g: manifest["files"][g]["sha256"] for g in GRAPHS}}
+
+
+def _bundle_weights(ref, where):
+    """The EMA of a bundle-backed state: the named bundle's weights, refused if it is not the same bundle."""
+    from .bundle_weights import state_dict_from_bundle
+    path = ref["path"] if os.path.isabs(ref["path"]) else os.path.join(REPO, ref["path"])
+    manifest_path = os.path.join(path, "manifest.json")
+    if not os.path.exists(manifest_path):
+        raise FileNotFoundError(f"{where}: its weights are the bundle {ref['path']}, which is not there")
+    with open(manifest_path, encoding="utf-8") as f:
+        files = json.load(f)["files"]
+    for g, digest in ref["sha256"].items():
+        if files[g]["sha256"] != digest:
+            raise ValueError(f"{where}: its weights are the bundle {ref['path']} with {g} sha256 {digest[:12]}, "
+                             f"but that bundle's is now {files[g]['sha256'][:12]}: the bundle was replaced without "
+                             "writing its relay state (`save-state --bundle`), or the state is from another bundle")
+    with open(manifest_path, encoding="utf-8") as f:
+        cfg = from_dict(json.load(f)["training"]["config"])
+    return state_dict_from_bundle(path, cfg.model)
+
+
+def _write_state(state, out_dir, xz, info_extra):
     os.makedirs(out_dir, exist_ok=True)
     name, other = ("state.pt.xz", "state.pt") if xz else ("state.pt", "state.pt.xz")
     path = os.path.join(out_dir, name)
@@ -83,11 +98,10 @@ def save_state(ckpt_path, out_dir, reset_cooldown=False, ema_only=False, ema_int
         os.replace(path + ".tmp", path)
     else:
         atomic_save(state, path)
-    info = {"format": STATE_FORMAT, "file": name, "sha256": sha256(path), "bytes": os.path.getsize(path),
-            "step": ck["step"], "images": ck["images"], "seconds": round(ck["seconds"], 1),
-            "config": ck["config"]["name"], "stage": ck["stage"], "stages": ck["provenance"],
-            "segments": ck.get("segments", []), "ema_only": bool(ema_only),
-            "ema_int8": len(ema8)}
+    info = {"format": state["format"], "file": name, "sha256": sha256(path), "bytes": os.path.getsize(path),
+            "step": state["step"], "images": state["images"], "seconds": round(state["seconds"], 1),
+            "config": state["config"]["name"], "stage": state["stage"], "stages": state["provenance"],
+            "segments": state.get("segments", []), **info_extra}
     tmp = os.path.join(out_dir, "state.json.tmp")
     with open(tmp, "w") as f:
         json.dump(info, f, indent=1)
@@ -97,6 +111,92 @@ def save_state(ckpt_path, out_dir, reset_cooldown=False, ema_only=False, ema_int
     if os.path.exists(os.path.join(out_dir, other)):
         os.remove(os.path.join(out_dir, other))
     return info
+
+
+def save_state(ckpt_path, out_dir, reset_cooldown=False, ema_only=False, ema_int8=False, xz=False, bundle=None):
+    """ckpt.pt -> out_dir/state.pt + state.json. Returns the state.json dict.
+    reset_cooldown: the state goes on at the constant learning rate (cooldown_from and cooldown_steps
+    0 in its config). An A/B arm that ends in a cooldown is saved from its last uncooled checkpoint,
+    which still carries the arm's cooldown settings: the relay resumed from it would cool again.
+    ema_only: no training weights (model - EMA); a resume starts them at the EMA.
+    ema_int8: the EMA's weight matrices in int8 (quantize_int8), the rest in fp16.
+    xz: write state.pt.xz (lzma) instead of state.pt; the other one, if the folder held it, is removed.
+    bundle: a bundle folder exported from this checkpoint: the state keeps no weights and names the bundle
+    (its EMA must be the bundle's weights exactly; a resume restarts the training weights at the EMA).
+    ckpt_path may also be a state folder: a bundle-backed state written out with its weights (the GPU machine
+    reads that; its torch may name ONNX initializers differently)."""
+    ck = load_checkpoint_or_state(ckpt_path)
+    if reset_cooldown:
+        tc = ck["config"]["train"]
+        tc["cooldown_from"], tc["cooldown_steps"] = 0, 0
+    extra = {k: ck[k] for k in ("segments",) if k in ck}
+    if bundle is not None:
+        ref = _bundle_ref(bundle)
+        weights = _bundle_weights(ref, bundle)
+        differ = [k for k, v in ck["ema"].items() if not torch.equal(v.float(), weights[k])]
+        if differ:
+            raise ValueError(f"{bundle}: its weights are not this checkpoint's EMA ({differ[0]}, ... differ): "
+                             f"export {ckpt_path} to it first")
+        state = {"format": BUNDLE_FORMAT, "bundle": ref, **{k: ck[k] for k in KEEP}, **extra}
+        return _write_state(state, out_dir, xz, {"bundle": ref["path"], "ema_only": True, "ema_int8": 0})
+    q8 = {k for k, v in ck["ema"].items() if ema_int8 and _int8_worthy(v)}
+    ema = {k: v.half() if v.is_floating_point() else v for k, v in ck["ema"].items() if k not in q8}
+    ema8 = {k: quantize_int8(ck["ema"][k]) for k in q8}
+    delta = None
+    if not ema_only:
+        # the difference from the EMA as it will be restored (dequantised where int8), so that EMA + difference
+        # gives back the training weights to fp16 precision either way
+        restored = {k: ema8[k].dequantize() if k in q8 else v.float() for k, v in ck["ema"].items()
+                    if v.is_floating_point()}
+        delta = {k: (v.float() - restored[k]).half() if v.is_floating_point() else v for k, v in ck["model"].items()}
+    state = {"format": STATE_FORMAT, "ema_fp16": ema, **({"ema_int8": ema8} if ema8 else {}),
+             **({} if delta is None else {"model_minus_ema_fp16": delta}),
+             **{k: ck[k] for k in KEEP}, **extra}
+    return _write_state(state, out_dir, xz, {"ema_only": bool(ema_only), "ema_int8": len(ema8)})
+
+
+def state_from_bundle(base_dir, bundle_dir, out_dir, machine=None, xz=True):
+    """A bundle-backed state for a bundle whose own checkpoint was not kept (sitting 22: the shipped bundle
+    was cooled on a machine that is gone, from the committed state 87,680). Step, images, seconds and config
+    come from the bundle's manifest (the config with its cooldown cleared: the relay goes on at the constant
+    lr); the data position, RNG states and sample embeddings from the base state it was trained from (so the
+    data order repeats the base state's from there: at ~14 epochs an hour that only shifts which batches
+    meet). The segment between the two is recorded from the manifest."""
+    base = load_state(base_dir)
+    ref = _bundle_ref(bundle_dir)
+    with open(os.path.join(bundle_dir, "manifest.json"), encoding="utf-8") as f:
+        manifest = json.load(f)
+    training = manifest["training"]
+    last = training["stages"][-1]
+    if last["steps"] <= base["step"]:
+        raise ValueError(f"{bundle_dir}: trained to step {last['steps']}, not past the base state's {base['step']}")
+    cfg = training["config"]
+    base_cfg = json.loads(json.dumps(base["config"]))    # tuples as the manifest's JSON lists
+    if cfg["model"] != base_cfg["model"]:
+        raise ValueError(f"{bundle_dir}: another model config than the base state {base_dir}")
+    with open(os.path.join(bundle_dir, manifest["files"]["tokenizer"]["path"]), encoding="utf-8") as f:
+        tok = json.load(f)
+    if json.loads(json.dumps(base["tokenizer"])) != tok:
+        raise ValueError(f"{bundle_dir}: another tokenizer than the base state {base_dir}")
+    changed = [f"train.{k}={v}" for k, v in cfg["train"].items() if base_cfg["train"].get(k) != v]
+    cfg = json.loads(json.dumps(cfg))
+    cfg["train"]["cooldown_from"], cfg["train"]["cooldown_steps"] = 0, 0
+    seconds = round(last["seconds"] - base["seconds"], 1)
+    # the manifest says when the bundle was exported, not when the segment started: estimated as that less its
+    # seconds; the ranks from its device ("cpu x2")
+    created = datetime.datetime.strptime(manifest["created"], "%Y-%m-%dT%H:%M:%SZ")
+    started = (created - datetime.timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    ranks = re.search(r"x(\d+)", last.get("device", ""))
+    segment = {"started": started, "started_estimated": True, "from_step": base["step"], "from_images": base["images"],
+               "ranks": int(ranks.group(1)) if ranks else None, "to_step": last["steps"], "to_images": last["images"],
+               "seconds": seconds, "machine": machine or "not recorded", "resumed_from": "relay state",
+               "changed": changed, "recorded_from": f"bundle manifest {ref['path']} (its checkpoint was not kept)"}
+    state = {"format": BUNDLE_FORMAT, "bundle": ref, **{k: base[k] for k in KEEP},
+             "config": cfg, "step": last["steps"], "images": last["images"], "seconds": last["seconds"],
+             "history": base["history"], "provenance": training["stages"],
+             "segments": list(base.get("segments", [])) + [segment]}
+    _bundle_weights(ref, bundle_dir)          # read back and verified now, not first at the next resume
+    return _write_state(state, out_dir, xz, {"bundle": ref["path"], "ema_only": True, "ema_int8": 0})
 
 
 def load_state(state_dir):
@@ -123,16 +223,19 @@ def load_state(state_dir):
         st = torch_load(path)
     if st.get("format") not in READS:
         raise ValueError(f"{path}: not a relay state file ({' or '.join(READS)})")
-    ema = {k: v.float() if v.is_floating_point() else v for k, v in st["ema_fp16"].items()}
-    ema.update({k: v.dequantize() for k, v in st.get("ema_int8", {}).items()})
+    if "bundle" in st:
+        ema = _bundle_weights(st["bundle"], path)
+    else:
+        ema = {k: v.float() if v.is_floating_point() else v for k, v in st["ema_fp16"].items()}
+        ema.update({k: v.dequantize() for k, v in st.get("ema_int8", {}).items()})
     delta = st.get("model_minus_ema_fp16")
     if delta is None:                   # an EMA-only state: the training weights restart at the EMA
         model = {k: v.clone() for k, v in ema.items()}
     else:
         model = {k: (ema[k] + v.float()) if v.is_floating_point() else v for k, v in delta.items()}
-    ck = {k: v for k, v in st.items() if k not in ("ema_fp16", "ema_int8", "model_minus_ema_fp16")}
+    ck = {k: v for k, v in st.items() if k not in ("ema_fp16", "ema_int8", "model_minus_ema_fp16", "bundle")}
     ck.update(format=CKPT_FORMAT, model=model, ema=ema, compact=True, ema_only=delta is None,
-              ema_int8=bool(st.get("ema_int8")))
+              ema_int8=bool(st.get("ema_int8")), from_bundle=st.get("bundle", {}).get("path"))
     return ck
 
 

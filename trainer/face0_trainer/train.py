@@ -547,7 +547,8 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
     if ck is not None:
         resumed_from = "checkpoint"
         if ck.get("compact"):
-            kinds = [k for k, on in (("EMA only", ck.get("ema_only")), ("int8", ck.get("ema_int8"))) if on]
+            kinds = [k for k, on in (("EMA only", ck.get("ema_only")), ("int8", ck.get("ema_int8")),
+                                     (f"weights of the bundle {ck.get('from_bundle')}", ck.get("from_bundle"))) if on]
             resumed_from = "relay state" + (f" ({', '.join(kinds)})" if kinds else "")
     segment = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t_start)), "from_step": step,
                "from_images": images_done, "ranks": world, "machine": machine_description(device),
