@@ -41,6 +41,14 @@ CONFIG=cpu
 BATCH=32          # a rank: the cpu config's batch (a GPU segment of the run uses its own)
 STAGE=joint
 
+# the committed learning curve, in order: metrics.jsonl.gz, then one part per later state (summary.py curve_parts)
+committed_curve() {
+  local f
+  [ -f "$STATE/metrics.jsonl.gz" ] || return 0
+  gzip -dc "$STATE/metrics.jsonl.gz"
+  for f in $(ls "$STATE" | grep -E '^metrics-[0-9]+\.jsonl\.gz$' | sort || true); do gzip -dc "$STATE/$f"; done
+}
+
 cmd=${1:-}
 case "$cmd" in
   start)
@@ -69,7 +77,7 @@ case "$cmd" in
       args+=(--resume --state "$STATE" --set "train.batch=$BATCH" --set train.in_memory=false)
       # a fresh run folder continues the state's learning curve (finish stores it back, gzipped since sitting 17)
       if [ ! -f "$RUN/ckpt.pt" ]; then
-        if [ -f "$STATE/metrics.jsonl.gz" ]; then gzip -dc "$STATE/metrics.jsonl.gz" > "$RUN/metrics.jsonl"
+        if [ -f "$STATE/metrics.jsonl.gz" ]; then committed_curve > "$RUN/metrics.jsonl"
         elif [ -f "$STATE/metrics.jsonl" ]; then cp "$STATE/metrics.jsonl" "$RUN/metrics.jsonl"; fi
       fi
     else
@@ -118,8 +126,20 @@ case "$cmd" in
     if [ "${FACE0_STATE_WEIGHTS:-0}" = 1 ]; then weights=(--ema-only --ema-int8); else weights=(--bundle "$BUNDLE"); fi
     # --reset-cooldown: a cooldown branch's state goes on at the constant lr (the relay's own has no cooldown)
     "$PY" -m face0_trainer save-state --ckpt "$RUN/ckpt.pt" --out "$STATE" "${weights[@]}" --reset-cooldown --xz
-    # the learning curve gzipped (-n: no name or time in the header, so an unchanged curve is an unchanged blob)
-    gzip -9 -n -c "$RUN/metrics.jsonl" > "$STATE/metrics.jsonl.gz" && rm -f "$STATE/metrics.jsonl"
+    # the learning curve, gzipped (-n: no name or time in the header, so an unchanged curve is an unchanged blob):
+    # since sitting 22 only the rows past the committed curve, as a part of their own (~10 KB a sitting instead
+    # of the whole curve again, ~215 KB); a run whose log does not begin with the committed curve writes it whole
+    step=$("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["step"])' "$STATE/state.json")
+    old=$(mktemp); committed_curve > "$old"; n=$(wc -l < "$old")
+    if [ "$n" -gt 0 ] && head -n "$n" "$RUN/metrics.jsonl" | cmp -s - "$old"; then
+      if [ "$(wc -l < "$RUN/metrics.jsonl")" -gt "$n" ]; then
+        tail -n +"$((n + 1))" "$RUN/metrics.jsonl" | gzip -9 -n > "$STATE/metrics-$(printf %08d "$step").jsonl.gz"
+      fi
+    else
+      [ "$n" -eq 0 ] || echo "relay: $RUN/metrics.jsonl does not begin with the committed curve: writing it whole"
+      gzip -9 -n -c "$RUN/metrics.jsonl" > "$STATE/metrics.jsonl.gz"; rm -f "$STATE"/metrics-*.jsonl.gz
+    fi
+    rm -f "$old" "$STATE/metrics.jsonl"
     ;;
   *)
     sed -n '2,20p' "$0"; exit 2

@@ -2,15 +2,28 @@
 import gzip
 import json
 import os
+import re
 import statistics
 
 
+def curve_parts(state_dir):
+    """A relay state folder's committed curve, in order: metrics.jsonl.gz, then metrics-STEP.jsonl.gz, one part
+    per later state (since sitting 22 `relay.sh finish` adds only the new rows: the history is bounded)."""
+    parts = sorted(f for f in os.listdir(state_dir) if re.fullmatch(r"metrics-\d+\.jsonl\.gz", f))
+    first = ["metrics.jsonl.gz"] if os.path.exists(os.path.join(state_dir, "metrics.jsonl.gz")) else []
+    return [os.path.join(state_dir, f) for f in first + parts]
+
+
 def read_metrics(run):
-    """A run folder's metrics.jsonl, or a relay state folder's metrics.jsonl.gz (the committed curve)."""
-    path, opener = os.path.join(run, "metrics.jsonl"), open
-    if not os.path.exists(path) and os.path.exists(path + ".gz"):
-        path, opener = path + ".gz", gzip.open
-    with opener(path, "rt", encoding="utf-8") as f:
+    """A run folder's metrics.jsonl, or a relay state folder's committed curve (curve_parts)."""
+    path = os.path.join(run, "metrics.jsonl")
+    if not os.path.exists(path) and curve_parts(run):
+        rows = []
+        for part in curve_parts(run):
+            with gzip.open(part, "rt", encoding="utf-8") as f:
+                rows += [json.loads(x) for x in f if x.strip()]
+        return rows
+    with open(path, encoding="utf-8") as f:
         return [json.loads(x) for x in f if x.strip()]
 
 

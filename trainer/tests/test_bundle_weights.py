@@ -1,5 +1,6 @@
 """A bundle's ONNX weights read back (bundle_weights.py) and relay states that name a bundle instead of
 holding weights (relay.py, format 3)."""
+import gzip
 import json
 import os
 import shutil
@@ -13,6 +14,7 @@ from face0_trainer.bundle_weights import state_dict_from_bundle
 from face0_trainer.config import from_dict
 from face0_trainer.export import export, sha256
 from face0_trainer.relay import load_state, save_state, state_from_bundle
+from face0_trainer.summary import read_metrics
 from face0_trainer.train import load_checkpoint, train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -99,6 +101,12 @@ def test_relay_finish_writes_the_bundle_then_a_state_that_names_it(joint_run, sh
     """scripts/relay.sh finish, as a sitting runs it: bundle first, then the weightless state, cooldown cleared."""
     root = joint_run["root"]
     run = os.path.join(os.path.dirname(joint_run["ckpt"]))
+    # the committed curve holds the log's first rows: finish adds the rest as a part of their own
+    lines = open(os.path.join(run, "metrics.jsonl"), "rb").read().splitlines(keepends=True)
+    assert len(lines) >= 2
+    os.makedirs(root / "finish-state")
+    with gzip.open(root / "finish-state" / "metrics.jsonl.gz", "wb") as g:
+        g.writelines(lines[:len(lines) // 2])
     env = dict(os.environ, FACE0_PYTHON=sys.executable, FACE0_RELAY_RUN=run, FACE0_RELAY_DATA=shards,
                FACE0_RELAY_STATE=str(root / "finish-state"), FACE0_RELAY_BUNDLE=str(root / "finish-bundle"))
     r = subprocess.run(["bash", os.path.join(ROOT, "scripts", "relay.sh"), "finish"], env=env,
@@ -106,7 +114,16 @@ def test_relay_finish_writes_the_bundle_then_a_state_that_names_it(joint_run, sh
     assert r.returncode == 0, r.stdout + r.stderr
     info = json.load(open(root / "finish-state" / "state.json"))
     assert info["format"] == "face0-relay-state-3" and info["bundle"] == str(root / "finish-bundle")
-    assert os.path.exists(root / "finish-state" / "metrics.jsonl.gz") and info["file"] == "state.pt.xz"
+    part = root / "finish-state" / f"metrics-{info['step']:08d}.jsonl.gz"
+    assert gzip.open(part).read().splitlines(keepends=True) == lines[len(lines) // 2:] and info["file"] == "state.pt.xz"
+    assert read_metrics(str(root / "finish-state")) == read_metrics(run)
+    # a log that does not begin with the committed curve is written whole, the parts removed
+    with gzip.open(root / "finish-state" / "metrics.jsonl.gz", "wb") as g:
+        g.write(b'{"step": -1}\n')
+    r = subprocess.run(["bash", os.path.join(ROOT, "scripts", "relay.sh"), "finish"], env=env,
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0 and "writing it whole" in r.stdout, r.stdout + r.stderr
+    assert not part.exists() and read_metrics(str(root / "finish-state")) == read_metrics(run)
     ck, back = load_checkpoint(joint_run["ckpt"]), load_state(str(root / "finish-state"))
     for k, v in ck["ema"].items():
         assert torch.equal(back["ema"][k], v.float()), k
