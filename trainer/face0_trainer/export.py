@@ -141,8 +141,8 @@ def data_summary(data_dir):
 
 
 def example_graphs(model):
-    """(name, module, example feeds, output names) of the bundle's three graphs; the feeds are fixed (seed 0),
-    so an export is the same file every time for the same weights (bundle_weights.py relies on it)."""
+    """(name, module, example feeds, output names) of the bundle's three graphs, with fixed feeds (seed 0);
+    bundle_weights.py exports the same graphs to find where each of a bundle's initializers came from."""
     m = model.cfg
     gen = torch.Generator().manual_seed(0)
     B = 2
