@@ -142,6 +142,6 @@ case "$cmd" in
     rm -f "$old" "$STATE/metrics.jsonl"
     ;;
   *)
-    sed -n '2,20p' "$0"; exit 2
+    sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 2
     ;;
 esac
