@@ -75,15 +75,14 @@ def _bundle_weights(ref, where):
     if not os.path.exists(manifest_path):
         raise FileNotFoundError(f"{where}: its weights are the bundle {ref['path']}, which is not there")
     with open(manifest_path, encoding="utf-8") as f:
-        files = json.load(f)["files"]
+        manifest = json.load(f)
+    files = manifest["files"]
     for g, digest in ref["sha256"].items():
         if files[g]["sha256"] != digest:
             raise ValueError(f"{where}: its weights are the bundle {ref['path']} with {g} sha256 {digest[:12]}, "
                              f"but that bundle's is now {files[g]['sha256'][:12]}: the bundle was replaced without "
                              "writing its relay state (`save-state --bundle`), or the state is from another bundle")
-    with open(manifest_path, encoding="utf-8") as f:
-        cfg = from_dict(json.load(f)["training"]["config"])
-    return state_dict_from_bundle(path, cfg.model)
+    return state_dict_from_bundle(path, from_dict(manifest["training"]["config"]).model)
 
 
 def _write_state(state, out_dir, xz, info_extra):
