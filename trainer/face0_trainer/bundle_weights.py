@@ -73,14 +73,18 @@ def origin_map(model_cfg):
     return origin, unmatched
 
 
-def bundle_files(bundle_dir):
-    """The bundle's manifest, with each ONNX file's sha256 checked against it."""
-    from .export import sha256
+def read_manifest(bundle_dir):
     path = os.path.join(bundle_dir, "manifest.json")
     if not os.path.exists(path):
         raise FileNotFoundError(f"{bundle_dir}: no manifest.json (not a model bundle)")
     with open(path, encoding="utf-8") as f:
-        manifest = json.load(f)
+        return json.load(f)
+
+
+def bundle_files(bundle_dir):
+    """The bundle's manifest, with each ONNX file's sha256 checked against it."""
+    from .export import sha256
+    manifest = read_manifest(bundle_dir)
     for gname in GRAPHS:
         entry = manifest["files"][gname]
         p = os.path.join(bundle_dir, entry["path"])
@@ -91,11 +95,13 @@ def bundle_files(bundle_dir):
     return manifest
 
 
-def state_dict_from_bundle(bundle_dir, model_cfg):
+def state_dict_from_bundle(bundle_dir):
     """The model's state dict (fp32) from a bundle's three ONNX graphs, verified by exporting it again:
-    every initializer must come back bit for bit."""
+    every initializer must come back bit for bit. The model's config is the one the manifest records."""
+    from .config import from_dict
     from .model import Face0Model
     manifest = bundle_files(bundle_dir)
+    model_cfg = from_dict(manifest["training"]["config"]).model
     origin, _ = origin_map(model_cfg)
     model = Face0Model(model_cfg).eval()
     sd = model.state_dict()

@@ -29,7 +29,6 @@ import re
 
 import torch
 
-from .config import from_dict
 from .export import REPO, sha256
 from .train import CKPT_FORMAT, atomic_save, load_checkpoint, torch_load
 
@@ -62,27 +61,27 @@ def _repo_relative(path):
 
 
 def _bundle_ref(bundle_dir):
-    from .bundle_weights import GRAPHS, bundle_files
-    manifest = bundle_files(bundle_dir)
-    return {"path": _repo_relative(bundle_dir), "sha256": {g: manifest["files"][g]["sha256"] for g in GRAPHS}}
+    """(what a state records of a bundle: its path and its graphs' sha256 from the manifest, the manifest).
+    The files themselves are hashed once, where their weights are read back (_bundle_weights)."""
+    from .bundle_weights import GRAPHS, read_manifest
+    manifest = read_manifest(bundle_dir)
+    ref = {"path": _repo_relative(bundle_dir), "sha256": {g: manifest["files"][g]["sha256"] for g in GRAPHS}}
+    return ref, manifest
 
 
 def _bundle_weights(ref, where):
     """The EMA of a bundle-backed state: the named bundle's weights, refused if it is not the same bundle."""
-    from .bundle_weights import state_dict_from_bundle
+    from .bundle_weights import read_manifest, state_dict_from_bundle
     path = ref["path"] if os.path.isabs(ref["path"]) else os.path.join(REPO, ref["path"])
-    manifest_path = os.path.join(path, "manifest.json")
-    if not os.path.exists(manifest_path):
+    if not os.path.exists(os.path.join(path, "manifest.json")):
         raise FileNotFoundError(f"{where}: its weights are the bundle {ref['path']}, which is not there")
-    with open(manifest_path, encoding="utf-8") as f:
-        manifest = json.load(f)
-    files = manifest["files"]
+    files = read_manifest(path)["files"]
     for g, digest in ref["sha256"].items():
         if files[g]["sha256"] != digest:
             raise ValueError(f"{where}: its weights are the bundle {ref['path']} with {g} sha256 {digest[:12]}, "
                              f"but that bundle's is now {files[g]['sha256'][:12]}: the bundle was replaced without "
                              "writing its relay state (`save-state --bundle`), or the state is from another bundle")
-    return state_dict_from_bundle(path, from_dict(manifest["training"]["config"]).model)
+    return state_dict_from_bundle(path)
 
 
 def _write_state(state, out_dir, xz, info_extra):
@@ -130,7 +129,7 @@ def save_state(ckpt_path, out_dir, reset_cooldown=False, ema_only=False, ema_int
         tc["cooldown_from"], tc["cooldown_steps"] = 0, 0
     extra = {k: ck[k] for k in ("segments",) if k in ck}
     if bundle is not None:
-        ref = _bundle_ref(bundle)
+        ref, _ = _bundle_ref(bundle)
         weights = _bundle_weights(ref, bundle)
         differ = [k for k, v in ck["ema"].items() if not torch.equal(v.float(), weights[k])]
         if differ:
@@ -162,9 +161,7 @@ def state_from_bundle(base_dir, bundle_dir, out_dir, machine=None, xz=True):
     data order repeats the base state's from there: at ~14 epochs an hour that only shifts which batches
     meet). The segment between the two is recorded from the manifest."""
     base = load_state(base_dir)
-    ref = _bundle_ref(bundle_dir)
-    with open(os.path.join(bundle_dir, "manifest.json"), encoding="utf-8") as f:
-        manifest = json.load(f)
+    ref, manifest = _bundle_ref(bundle_dir)
     training = manifest["training"]
     last = training["stages"][-1]
     if last["steps"] <= base["step"]:

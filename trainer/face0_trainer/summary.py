@@ -17,9 +17,10 @@ def curve_parts(state_dir):
 def read_metrics(run):
     """A run folder's metrics.jsonl, or a relay state folder's committed curve (curve_parts)."""
     path = os.path.join(run, "metrics.jsonl")
-    if not os.path.exists(path) and curve_parts(run):
+    parts = [] if os.path.exists(path) else curve_parts(run)
+    if parts:
         rows = []
-        for part in curve_parts(run):
+        for part in parts:
             with gzip.open(part, "rt", encoding="utf-8") as f:
                 rows += [json.loads(x) for x in f if x.strip()]
         return rows
