@@ -1,10 +1,11 @@
 // `face0 eval-compare A B`: two evals on the same seeds, paired image by image (src/eval/compare.ts).
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { intOption } from '../options.js';
 import { compareEvals, comparisonMd, readEvalReports } from '../../eval/compare.js';
+import { checkShipRule, parseShipRule, shipRuleMd } from '../../eval/ship-rule.js';
 
-interface Flags { json?: string; bootstrap: number }
+interface Flags { json?: string; bootstrap: number; rule?: string }
 
 export function register(program: Command): void {
   program
@@ -14,11 +15,18 @@ export function register(program: Command): void {
     .argument('<b>', 'eval output folder of B, same seeds, people and prompts')
     .option('--json <file>', 'also write the comparison as JSON')
     .option('--bootstrap <n>', 'bootstrap draws', intOption, 2000)
+    .option('--rule <file>', 'also check a ship rule (JSON clauses, e.g. eval/ship-rule.json) with A as the default and B as the candidate')
     .action(async (a: string, b: string, flags: Flags) => {
       if (flags.bootstrap < 100) throw new Error(`--bootstrap: at least 100 draws (got ${flags.bootstrap})`);
       const command = ['face0', ...process.argv.slice(2)].join(' ');
-      const c = compareEvals(await readEvalReports(a), await readEvalReports(b), { B: flags.bootstrap, aPath: a, bPath: b });
+      // the rule is read first: a malformed one fails before the bootstrap runs
+      const rule = flags.rule ? parseShipRule(JSON.parse(await readFile(flags.rule, 'utf8')), flags.rule) : null;
+      const bReports = await readEvalReports(b);
+      const c = compareEvals(await readEvalReports(a), bReports, { B: flags.bootstrap, aPath: a, bPath: b });
+      const verdict = rule && checkShipRule(rule, c, bReports);
       console.log(comparisonMd(c, command));
-      if (flags.json) await writeFile(flags.json, JSON.stringify({ command, created: new Date().toISOString(), ...c }, null, 2) + '\n');
+      if (verdict) console.log(shipRuleMd(verdict, flags.rule!));
+      const ship = verdict ? { ship_rule: { file: flags.rule, rule, ...verdict } } : {};
+      if (flags.json) await writeFile(flags.json, JSON.stringify({ command, created: new Date().toISOString(), ...c, ...ship }, null, 2) + '\n');
     });
 }
