@@ -98,7 +98,7 @@ export function checkShipRule(rule: ShipRule, c: Comparison, candidate: Report[]
     if (rule.seed0_consistency_cis_disjoint) {
       const k = r0.consistency?.eval;
       const lo = k?.same_seed_ci?.lo, hi = k?.across_seeds_ci?.hi;
-      add('seed 0: consistency CIs disjoint (same seed lower > across upper)', k ? `${n4(lo)} vs ${n4(hi)}` : 'not measured (--characters 0)',
+      add('seed 0: consistency CIs disjoint (same seed lower > across upper)', k ? `${n4(lo)} vs ${n4(hi)}` : 'not in the report',
         lo !== undefined && hi !== undefined && lo > hi);
     }
   }
