@@ -110,9 +110,11 @@ def main(argv=None):
     wh.add_argument("--data", required=True, help="dataset folder (identity_stats.json)")
     wh.add_argument("--out", required=True, help="run folder for the result (ckpt.pt); continue with train --resume")
 
-    gr = sub.add_parser("grow", help="a checkpoint with cross-attention-only blocks added at finer feature maps (same function)")
+    gr = sub.add_parser("grow", help="a checkpoint with blocks added at the given feature maps (same function; grow.py)")
     gr.add_argument("--ckpt", required=True)
     gr.add_argument("--resolutions", required=True, help="feature-map sizes, comma-separated (e.g. 16,32)")
+    gr.add_argument("--kind", default="xattn", choices=["xattn", "transformer"],
+                    help="xattn: cross-attention-only blocks; transformer: self+cross-attention and feed-forward")
     gr.add_argument("--out", required=True, help="run folder for the result (ckpt.pt); continue with train --resume")
 
     fg = sub.add_parser("face-gain", help="face gain of a checkpoint's EMA model on held-out or training samples")
@@ -210,8 +212,8 @@ def main(argv=None):
         print(f"whitened checkpoint -> {whiten_checkpoint(a.ckpt, a.data, a.out)}")
     elif a.cmd == "grow":
         from .grow import grow_checkpoint
-        path, res = grow_checkpoint(a.ckpt, [int(r) for r in a.resolutions.split(",") if r], a.out)
-        print(f"grown checkpoint (cross-attention blocks at {', '.join(map(str, res))}) -> {path}")
+        path, res = grow_checkpoint(a.ckpt, [int(r) for r in a.resolutions.split(",") if r], a.out, a.kind)
+        print(f"grown checkpoint ({a.kind} blocks at {', '.join(map(str, res))}) -> {path}")
     elif a.cmd == "face-gain":
         import json
         from .validate import FaceGain

@@ -247,6 +247,40 @@ def test_grown_model_keeps_its_function_then_trains_the_new_blocks(shards, tmp_p
         grow_checkpoint(path, [16], str(tmp_path / "again"))
 
 
+def test_grown_transformers_keep_the_function_then_train(shards, tmp_path):
+    """`grow --kind transformer` adds full spatial transformers (self- and cross-attention, feed-forward)
+    at a feature map that had none, from a relay state folder: the same function at first (their
+    proj_out starts at zero), then they train and export."""
+    from face0_trainer.grow import grow_checkpoint
+    from face0_trainer.relay import save_state, load_state
+    from face0_trainer.train import model_from_checkpoint
+    run = str(tmp_path / "plain")
+    train(shards, run, stage="joint", steps=2, val_every=0, **KW)
+    st = str(tmp_path / "state")
+    save_state(os.path.join(run, "ckpt.pt"), st)
+    path, res = grow_checkpoint(st, [32], str(tmp_path / "grown"), kind="transformer")
+    assert res == (32, 16)
+    a, _, _ = model_from_checkpoint(load_state(st))
+    b, cfg_b, _ = model_from_checkpoint(load_checkpoint(path))
+    new = [m for n, m in b.unet.named_modules() if type(m).__name__ == "SpatialTransformer" and m.proj_out.weight.abs().max() == 0]
+    assert len(new) == 3 and cfg_b.model.xattn_resolutions == ()   # tiny: 1 down + 2 up levels at 32x32
+    g = torch.Generator().manual_seed(0)
+    x, t = torch.randn(3, 3, 64, 64, generator=g), torch.tensor([100.0, 500.0, 900.0])
+    ids, emb = torch.randint(0, cfg_b.model.vocab_size, (3, cfg_b.model.context_length), generator=g), torch.randn(3, 128, generator=g)
+    with torch.no_grad():
+        assert torch.equal(a(x, t, ids, emb), b(x, t, ids, emb))
+    r = train(shards, str(tmp_path / "grown"), steps=4, resume=True, val_every=0, **KW)
+    assert r["step"] == 4
+    c, _, _ = model_from_checkpoint(load_checkpoint(path), ema=False)
+    moved = [m.proj_out.weight.abs().max().item() for m in c.unet.modules() if type(m).__name__ == "SpatialTransformer"]
+    assert len(moved) == len(new) + 4 and all(w > 0 for w in moved), moved   # the new three and tiny's four at 16
+    from face0_trainer.export import export
+    man = export(path, shards, str(tmp_path / "bundle"))
+    assert tuple(man["training"]["config"]["model"]["attn_resolutions"]) == (32, 16)
+    with pytest.raises(ValueError, match="already"):
+        grow_checkpoint(path, [32], str(tmp_path / "again"), kind="transformer")
+
+
 def test_save_state_can_reset_an_arms_cooldown(shards, tmp_path):
     """An A/B arm cools at its end; the relay goes on from its last uncooled checkpoint, which still
     carries the arm's cooldown: `save-state --reset-cooldown` clears it, and the resumed run's lr
