@@ -436,7 +436,9 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
         else:                 # more ranks than the checkpoint had: a rank of its own draws (not rank 0's copy)
             set_rng_state(ck["rng"][0], gen, reseed)
             gen.manual_seed(reseed)
-        log(f"resumed {'the relay state ' + str(state_dir) if ck.get('compact') else ckpt_path} at step {step}")
+        # a compact checkpoint in the run folder (`grow`, `whiten`) is named as the file it is, not as the state
+        source = ckpt_path if os.path.exists(ckpt_path) else f"the relay state {state_dir}"
+        log(f"resumed {source}{' (compact: AdamW moments at zero)' if ck.get('compact') else ''} at step {step}")
     n_params = sum(p.numel() for p in model.parameters())
     if is_main and not quiet:
         u = unet_flops(m)
