@@ -17,7 +17,7 @@ from .train import save_converted
 KINDS = {"xattn": ("xattn_resolutions", ".xattn."), "transformer": ("attn_resolutions", ".attn.")}
 
 
-def grown_state(sd, model, new_marker=".xattn."):
+def grown_state(sd, model, new_marker):
     """`model`'s state with every tensor of `sd` copied in; only the new blocks' (keys containing
     `new_marker`) may be missing."""
     missing, unexpected = model.load_state_dict(sd, strict=False)

@@ -311,10 +311,11 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
     ck = None
     if resume:
         if os.path.exists(ckpt_path):
-            ck = load_checkpoint(ckpt_path)           # exact: same machine, full state
+            # exact: same machine, full state; or a compact checkpoint `grow`/`whiten` wrote in the run folder
+            ck, source = load_checkpoint(ckpt_path), ckpt_path
         elif state_dir:
             from .relay import load_state
-            ck = load_state(state_dir)                # a relay state: weights, EMA, RNG, data position
+            ck, source = load_state(state_dir), f"the relay state {state_dir}"   # weights, EMA, RNG, data position
             log(f"resuming from the relay state {state_dir} (step {ck['step']}; AdamW moments start at zero, "
                 f"learning rate warms up again)")
         else:
@@ -436,8 +437,6 @@ def train(data, out, stage="base", init=None, steps=1000, batch=None, config="de
         else:                 # more ranks than the checkpoint had: a rank of its own draws (not rank 0's copy)
             set_rng_state(ck["rng"][0], gen, reseed)
             gen.manual_seed(reseed)
-        # a compact checkpoint in the run folder (`grow`, `whiten`) is named as the file it is, not as the state
-        source = ckpt_path if os.path.exists(ckpt_path) else f"the relay state {state_dir}"
         log(f"resumed {source}{' (compact: AdamW moments at zero)' if ck.get('compact') else ''} at step {step}")
     n_params = sum(p.numel() for p in model.parameters())
     if is_main and not quiet:

@@ -213,6 +213,15 @@ def test_summary_lists_every_segment_of_a_relay_state(shards, tmp_path):
     assert curve(st) == curve(out)
 
 
+def denoiser_inputs(cfg):
+    """Fixed random inputs of Face0Model.forward: three samples at t = 100, 500, 900."""
+    g = torch.Generator().manual_seed(0)
+    m = cfg.model
+    x, t = torch.randn(3, m.channels, m.resolution, m.resolution, generator=g), torch.tensor([100.0, 500.0, 900.0])
+    ids = torch.randint(0, m.vocab_size, (3, m.context_length), generator=g)
+    return x, t, ids, torch.randn(3, m.embedding_dim, generator=g)
+
+
 def test_grown_model_keeps_its_function_then_trains_the_new_blocks(shards, tmp_path):
     """`grow` adds cross-attention-only blocks at finer feature maps: the same function at first
     (zero output layers), then a run resumed from it moves them and the ONNX export carries them."""
@@ -226,9 +235,7 @@ def test_grown_model_keeps_its_function_then_trains_the_new_blocks(shards, tmp_p
     b, cfg_b, _ = model_from_checkpoint(load_checkpoint(path))
     blocks = [m for m in b.unet.modules() if type(m).__name__ == "CrossAttentionBlock"]
     assert cfg_b.model.xattn_resolutions == (32, 16) and len(blocks) == 6   # tiny: 1 down + 2 up levels at each size
-    g = torch.Generator().manual_seed(0)
-    x, t = torch.randn(3, 3, 64, 64, generator=g), torch.tensor([100.0, 500.0, 900.0])
-    ids, emb = torch.randint(0, cfg_b.model.vocab_size, (3, cfg_b.model.context_length), generator=g), torch.randn(3, 128, generator=g)
+    x, t, ids, emb = denoiser_inputs(cfg_b)
     with torch.no_grad():
         assert torch.equal(a(x, t, ids, emb), b(x, t, ids, emb))
     r = train(shards, str(tmp_path / "grown"), steps=4, resume=True, val_every=0, **KW)
@@ -262,11 +269,9 @@ def test_grown_transformers_keep_the_function_then_train(shards, tmp_path):
     assert res == (32, 16)
     a, _, _ = model_from_checkpoint(load_state(st))
     b, cfg_b, _ = model_from_checkpoint(load_checkpoint(path))
-    new = [m for n, m in b.unet.named_modules() if type(m).__name__ == "SpatialTransformer" and m.proj_out.weight.abs().max() == 0]
+    new = [m for m in b.unet.modules() if type(m).__name__ == "SpatialTransformer" and m.proj_out.weight.abs().max() == 0]
     assert len(new) == 3 and cfg_b.model.xattn_resolutions == ()   # tiny: 1 down + 2 up levels at 32x32
-    g = torch.Generator().manual_seed(0)
-    x, t = torch.randn(3, 3, 64, 64, generator=g), torch.tensor([100.0, 500.0, 900.0])
-    ids, emb = torch.randint(0, cfg_b.model.vocab_size, (3, cfg_b.model.context_length), generator=g), torch.randn(3, 128, generator=g)
+    x, t, ids, emb = denoiser_inputs(cfg_b)
     with torch.no_grad():
         assert torch.equal(a(x, t, ids, emb), b(x, t, ids, emb))
     r = train(shards, str(tmp_path / "grown"), steps=4, resume=True, val_every=0, **KW)
